@@ -1,0 +1,56 @@
+/* cli.h - what the `vial` command's files share. */
+#ifndef VIAL_CLI_H
+#define VIAL_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "runtime/runtime.h"
+
+/* Documented exit codes (docs and `vial help`). */
+enum vial_exit {
+    VIAL_EXIT_OK = 0,
+    VIAL_EXIT_FAILURE = 1, /* the command failed; the message says why */
+    VIAL_EXIT_USAGE = 2,   /* bad command line */
+    VIAL_EXIT_CORRUPT = 3, /* the image is damaged, truncated or not an image */
+};
+
+struct vial_command {
+    const char *name;
+    const char *usage;   /* arguments after the command name */
+    const char *summary; /* one line */
+    const char *details; /* the rest of --help */
+    int (*run)(int argc, char **argv);
+};
+
+extern const struct vial_command vial_commands[];
+
+/* Prints "vial: <formatted>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Exit code for a failed library call: VIAL_EXIT_CORRUPT for damaged
+ * images, VIAL_EXIT_FAILURE otherwise. Prints "vial: <last error>". */
+int cli_fail(int rc);
+
+/* Prints a usage error and the command's usage line; returns VIAL_EXIT_USAGE. */
+int cli_usage(const char *command, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Handles --help / -h as the only argument style shared by all commands:
+ * returns 1 if help was printed. */
+int cli_wants_help(const char *command, int argc, char **argv);
+
+/* Opens an image for a command, verifying its metadata hashes. */
+int cli_open_image(struct vial_image **out, const char *path);
+
+/* "12.3 MiB" */
+void cli_format_size(char *out, size_t size, uint64_t bytes);
+
+int cmd_pack(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+int cmd_extract(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_help(int argc, char **argv);
+
+#endif

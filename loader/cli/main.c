@@ -1,0 +1,171 @@
+/* main.c - the `vial` command: dispatch, help, shared helpers. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define VIAL_VERSION_STRING "0.1.0"
+
+const struct vial_command vial_commands[] = {
+    {"pack",
+     "ROOT -o OUT.vial [--manifest FILE] [--prefix PATH] [-l LEVEL] [-j THREADS] "
+     "[--owner UID:GID] [-v]",
+     "pack a directory tree into an image",
+     "ROOT becomes the root of the application's file system view: ROOT/usr/bin/app is\n"
+     "seen as /usr/bin/app. Without --manifest the package is named after ROOT.\n"
+     "Refused, naming the path: device nodes, sockets, FIFOs, unreadable files, names\n"
+     "that are not UTF-8 or hold control characters, symlinks climbing above '/'.\n"
+     "  -p, --prefix PATH     place ROOT at PATH inside the image (e.g. opt/app)\n"
+     "  -o, --output FILE     image to write (atomically; nothing is left on failure)\n"
+     "  -m, --manifest FILE   package manifest (INI; see docs/manifest.md)\n"
+     "  -l, --level N         zstd level 1..19 (default 12)\n"
+     "  -j, --threads N       compression threads (default: every core)\n"
+     "      --owner UID:GID   record this owner for every entry\n"
+     "  -v, --verbose         print a summary when done\n"
+     "The same tree always gives a byte-identical image, whatever -j.",
+     cmd_pack},
+    {"info", "IMAGE [--json]", "show a package's name, version, sizes and entry points",
+     "  --json   machine-readable output", cmd_info},
+    {"ls", "IMAGE [PATH] [-l]", "list a directory of an image",
+     "  -l   long listing: mode, owner, size, time, symlink target", cmd_ls},
+    {"cat", "IMAGE PATH", "write a file of an image to standard output",
+     "Symlinks are followed inside the image.", cmd_cat},
+    {"extract", "IMAGE DIR", "extract an image into a new or empty directory",
+     "Restores modes, times, symlinks, hard links and, where permitted, owners and\n"
+     "extended attributes. Never writes outside DIR, whatever the image says.",
+     cmd_extract},
+    {"verify", "IMAGE", "check an image's structure and every chunk hash",
+     "Exit status 0 if the image is intact, 3 if it is damaged.", cmd_verify},
+    {"help", "[COMMAND]", "show help for vial or one command", "", cmd_help},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("vial: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_fail(int rc)
+{
+    cli_error("%s", vial_error_last()[0] ? vial_error_last() : vial_strerror(rc));
+    return rc == VIAL_ECORRUPT || rc == VIAL_EFORMAT || rc == VIAL_EHASH ? VIAL_EXIT_CORRUPT
+                                                                         : VIAL_EXIT_FAILURE;
+}
+
+static const struct vial_command *find_command(const char *name)
+{
+    for (const struct vial_command *c = vial_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+int cli_usage(const char *command, const char *fmt, ...)
+{
+    va_list ap;
+    const struct vial_command *c = find_command(command);
+    fputs("vial: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nusage: vial %s %s\n(see 'vial help %s')\n", command, c ? c->usage : "",
+            command);
+    return VIAL_EXIT_USAGE;
+}
+
+static void print_command_help(const struct vial_command *c)
+{
+    printf("usage: vial %s %s\n\n%s.\n", c->name, c->usage, c->summary);
+    if (c->details[0])
+        printf("\n%s\n", c->details);
+}
+
+int cli_wants_help(const char *command, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            print_command_help(find_command(command));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int cli_open_image(struct vial_image **out, const char *path)
+{
+    return vial_image_open_path(out, path, VIAL_OPEN_VERIFY_METADATA);
+}
+
+void cli_format_size(char *out, size_t size, uint64_t bytes)
+{
+    static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = (double)bytes;
+    unsigned unit = 0;
+    while (value >= 1024 && unit + 1 < sizeof units / sizeof units[0]) {
+        value /= 1024;
+        unit++;
+    }
+    if (unit == 0)
+        snprintf(out, size, "%llu B", (unsigned long long)bytes);
+    else
+        snprintf(out, size, "%.1f %s", value, units[unit]);
+}
+
+static void print_overview(void)
+{
+    printf("usage: vial COMMAND [ARGS]\n\n"
+           "Vial packs an application into one compressed, streamable image and runs it\n"
+           "without installing it.\n\ncommands:\n");
+    for (const struct vial_command *c = vial_commands; c->name; c++)
+        printf("  %-9s %s\n", c->name, c->summary);
+    printf("\n'vial help COMMAND' or 'vial COMMAND --help' shows a command's options.\n"
+           "exit status: 0 success, 1 failure, 2 usage error, 3 damaged or invalid image.\n"
+           "The image format is specified in docs/image-format.md, the manifest in\n"
+           "docs/manifest.md.\n");
+}
+
+int cmd_help(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_overview();
+        return VIAL_EXIT_OK;
+    }
+    const struct vial_command *c = find_command(argv[1]);
+    if (!c)
+        return cli_usage("help", "unknown command '%s'", argv[1]);
+    print_command_help(c);
+    return VIAL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_overview();
+        return VIAL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_overview();
+        return VIAL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("vial %s (image format %u.%u)\n", VIAL_VERSION_STRING, VIAL_IMAGE_VERSION_MAJOR,
+               VIAL_IMAGE_VERSION_MINOR);
+        return VIAL_EXIT_OK;
+    }
+    const struct vial_command *c = find_command(argv[1]);
+    if (!c) {
+        cli_error("unknown command '%s' (try 'vial help')", argv[1]);
+        return VIAL_EXIT_USAGE;
+    }
+    if (c->run != cmd_help && cli_wants_help(c->name, argc - 1, argv + 1))
+        return VIAL_EXIT_OK;
+    return c->run(argc - 1, argv + 1);
+}

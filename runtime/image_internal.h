@@ -1,0 +1,36 @@
+/* image_internal.h - the reader's state, shared by the files of runtime/
+ * that implement the image API. Not for other modules. */
+#ifndef VIAL_IMAGE_INTERNAL_H
+#define VIAL_IMAGE_INTERNAL_H
+
+#include "runtime.h"
+
+#define VIAL_SECTION_MAX_KNOWN VIAL_SECTION_CHUNK_DATA
+
+struct vial_image {
+    const uint8_t *base;
+    uint64_t size;
+    int mapped;
+    const struct vial_image_header *header;
+    const struct vial_section_desc *sections[VIAL_SECTION_MAX_KNOWN + 1]; /* by type */
+    const struct vial_index_header *index;
+    const struct vial_index_entry *entries;
+    uint32_t entry_count;
+    const struct vial_hash_slot *slots;
+    uint32_t slot_count;
+    const struct vial_chunk_ref *refs;
+    uint32_t ref_count;
+    const struct vial_xattr_record *xattrs;
+    uint32_t xattr_count;
+    const char *strings;
+    uint64_t strings_length;
+    const struct vial_chunk_record *chunks;
+    uint32_t chunk_count;
+    uint64_t chunk_data_offset;
+    uint64_t chunk_data_length;
+};
+
+/* Hashes every metadata section and every page of the paged ones. */
+int vial_image_verify_metadata_hashes(const struct vial_image *image);
+
+#endif

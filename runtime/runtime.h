@@ -1,0 +1,250 @@
+/*
+ * runtime.h - the public API of Vial's runtime library (libvial-runtime).
+ *
+ * The runtime is what every other part links, including code that runs
+ * inside applications, so it stays lean: errors, hashing, the image reader
+ * and the manifest parser. It never pulls in libcurl, TLS or the CLI.
+ *
+ * Conventions for every function here unless it says otherwise:
+ *  - returns 0 on success or a negative error code: -errno where an errno
+ *    fits, VIAL_E* otherwise; a human-readable message naming the problem is
+ *    left in vial_error_last() for the calling thread;
+ *  - out-parameters come first;
+ *  - functions taking a `const struct vial_image *` are safe to call from
+ *    many threads at once; a `struct vial_reader` belongs to one thread.
+ */
+#ifndef VIAL_RUNTIME_H
+#define VIAL_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image_format.h"
+
+/* ----------------------------------------------------------------- errors */
+
+enum vial_error_code {
+    VIAL_ECORRUPT = -5001,  /* the image is damaged or lies about itself */
+    VIAL_EFORMAT = -5002,   /* not a Vial image, or an unsupported version */
+    VIAL_EMANIFEST = -5003, /* the manifest does not parse or is invalid */
+    VIAL_EHASH = -5004,     /* content does not match its recorded hash */
+    VIAL_EINVALID = -5005,  /* input the packager cannot represent */
+};
+
+/* The message left by the last failing call on this thread ("" if none).
+ * The pointer stays valid until the next failing call on the same thread. */
+const char *vial_error_last(void);
+
+/* Records a formatted message for this thread and returns `code`, so that a
+ * caller can write `return vial_error_set(-ENOENT, "no %s", path);`. */
+int vial_error_set(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prefixes the current message with "<prefix>: " and returns `code`. */
+int vial_error_prefix(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* A short static description of a code (strerror for -errno codes). */
+const char *vial_strerror(int code);
+
+/* ---------------------------------------------------------------- hashing */
+
+/* BLAKE2b-256, as used for chunks, sections and the root hash. */
+void vial_hash(uint8_t out[VIAL_HASH_LEN], const void *data, size_t len);
+
+struct vial_hasher {
+    unsigned char opaque[384] __attribute__((aligned(64)));
+};
+void vial_hasher_init(struct vial_hasher *hasher);
+void vial_hasher_update(struct vial_hasher *hasher, const void *data, size_t len);
+void vial_hasher_final(struct vial_hasher *hasher, uint8_t out[VIAL_HASH_LEN]);
+
+/* Lower-case hex of a hash into out (2 * VIAL_HASH_LEN + 1 bytes). */
+void vial_hash_hex(char out[2 * VIAL_HASH_LEN + 1], const uint8_t hash[VIAL_HASH_LEN]);
+
+/* The index's path hash: 64-bit FNV-1a over the bytes of a path relative to
+ * the image root ("usr/bin/lua"). Not cryptographic; lookups always confirm
+ * a hit by comparing names. */
+uint64_t vial_path_hash(const char *path, size_t len);
+
+/* ----------------------------------------------------------------- images */
+
+struct vial_image;
+
+enum vial_image_open_flags {
+    /* Hash every metadata section (manifest, index, page hashes, hive,
+     * profile, chunk table) at open. Without it, open costs O(1) and every
+     * access is still bounds-checked; chunk hashes are always checked. */
+    VIAL_OPEN_VERIFY_METADATA = 1u << 0,
+};
+
+/* A file, directory, symlink or hard link of the image, as the reader
+ * reports it. For a hard link, the metadata (mode, size, ...) are those of
+ * the entry it names (`primary`); `type` stays VIAL_ENTRY_HARDLINK. */
+struct vial_entry {
+    uint32_t index;
+    uint32_t parent;
+    uint32_t primary; /* index whose content and metadata this entry has */
+    uint8_t type;     /* enum vial_entry_type */
+    uint8_t primary_type;
+    uint32_t mode, uid, gid, nlink;
+    int64_t mtime_sec;
+    uint32_t mtime_nsec;
+    uint64_t size;
+    uint64_t inode; /* stable within the image: primary + 1 */
+    const char *name; /* not NUL-terminated; points into the mapped image */
+    size_t name_length;
+};
+
+struct vial_xattr {
+    const char *name; /* not NUL-terminated */
+    size_t name_length;
+    const void *value;
+    size_t value_length;
+};
+
+struct vial_chunk_info {
+    const uint8_t *hash;
+    uint64_t offset; /* absolute file offset of the zstd frame */
+    uint32_t stored_length;
+    uint32_t raw_length;
+};
+
+/* Opens the image in file descriptor fd (which stays the caller's; the
+ * mapping keeps its own reference). Checks the header, the root hash and
+ * the bounds of every section; `flags` from enum vial_image_open_flags.
+ * Errors: VIAL_EFORMAT, VIAL_ECORRUPT, VIAL_EHASH, -errno. */
+int vial_image_open(struct vial_image **out, int fd, unsigned flags);
+int vial_image_open_path(struct vial_image **out, const char *path, unsigned flags);
+/* Same, over bytes the caller keeps mapped until vial_image_close. */
+int vial_image_open_memory(struct vial_image **out, const void *data, size_t size, unsigned flags);
+void vial_image_close(struct vial_image *image);
+
+const struct vial_image_header *vial_image_header(const struct vial_image *image);
+uint32_t vial_image_entry_count(const struct vial_image *image);
+uint32_t vial_image_chunk_count(const struct vial_image *image);
+uint64_t vial_image_size(const struct vial_image *image);
+
+/* The bytes of a section (pointing into the mapping). -ENOENT if absent. */
+int vial_image_section(const void **out_data, uint64_t *out_length,
+                       const struct vial_image *image, enum vial_section_type type);
+
+/* Whether name (length bytes) may name an index entry: 1..255 bytes, no
+ * '/' or NUL, not "." or "..". */
+int vial_image_name_valid(const char *name, size_t length);
+
+/* Whether path is a relative path of valid names joined by single slashes
+ * ("usr/bin/lua"); the empty path is not. */
+int vial_image_path_valid(const char *path, size_t length);
+
+/* Looks up a path ("usr/bin/lua", "/usr/bin/lua", "" or "/" for the root).
+ * The path must be lexically canonical: no empty, "." or ".." components
+ * (a trailing slash is allowed). Symlinks are not followed.
+ * Errors: -ENOENT, -EINVAL for a non-canonical path, VIAL_ECORRUPT. */
+int vial_image_lookup(uint32_t *out_index, const struct vial_image *image, const char *path);
+
+/* Resolves path inside the image, following symlinks as the application
+ * would see them (absolute targets start at the image root; ".." stops at
+ * the root), at most 40 of them. With follow_last = 0 a final symlink is
+ * returned itself. Errors: -ENOENT (including a symlink leading out of the
+ * image's entries), -ELOOP, -ENOTDIR, -ENAMETOOLONG, VIAL_ECORRUPT. */
+int vial_image_resolve(uint32_t *out_index, const struct vial_image *image, const char *path,
+                       int follow_last);
+
+/* Fills out with entry `index`, after checking every field it reports. */
+int vial_image_entry(struct vial_entry *out, const struct vial_image *image, uint32_t index);
+
+/* A directory's children: indexes first .. first + count - 1, by name. */
+int vial_image_children(uint32_t *out_first, uint32_t *out_count,
+                        const struct vial_image *image, uint32_t dir);
+
+/* Finds child `name` of directory `dir` by binary search. -ENOENT if none. */
+int vial_image_child(uint32_t *out_index, const struct vial_image *image, uint32_t dir,
+                     const char *name, size_t name_length);
+
+/* A symlink's target (not NUL-terminated). -EINVAL if not a symlink. */
+int vial_image_readlink(const char **out_target, size_t *out_length,
+                        const struct vial_image *image, uint32_t index);
+
+/* The path of an entry relative to the image root, NUL-terminated, into
+ * buf. -ENAMETOOLONG if it does not fit. */
+int vial_image_path(char *buf, size_t size, const struct vial_image *image, uint32_t index);
+
+/* Extended attribute i (0-based) of an entry; -ENOENT past the last. */
+int vial_image_xattr(struct vial_xattr *out, const struct vial_image *image,
+                     uint32_t index, uint32_t i);
+
+/* The chunk references of a regular file (or of a hard link's primary). */
+int vial_image_file_refs(const struct vial_chunk_ref **out_refs, uint32_t *out_count,
+                         const struct vial_image *image, uint32_t index);
+
+int vial_image_chunk(struct vial_chunk_info *out, const struct vial_image *image, uint32_t chunk);
+
+enum vial_verify_flags {
+    VIAL_VERIFY_CHUNKS = 1u << 0, /* decompress and hash every chunk */
+};
+
+/* Verifies the whole image: every section hash, the page hashes, the
+ * structure of the index (types, bounds, order, unique names, hard links,
+ * file sizes against their references) and, with VIAL_VERIFY_CHUNKS, every
+ * chunk. progress (may be NULL) is called with chunks done / total. */
+int vial_image_verify(const struct vial_image *image, unsigned flags,
+                      void (*progress)(uint64_t done, uint64_t total, void *payload),
+                      void *payload);
+
+/* ---------------------------------------------------------------- reading */
+
+/* A read cursor: owns a zstd context and the last decompressed chunk, so
+ * that reading many small files of one solid block decompresses it once.
+ * One thread at a time; create one per thread. */
+struct vial_reader;
+
+int vial_reader_new(struct vial_reader **out, const struct vial_image *image);
+void vial_reader_free(struct vial_reader *reader);
+
+/* The verified, uncompressed bytes of a chunk, valid until the next call on
+ * this reader. Errors: VIAL_ECORRUPT, VIAL_EHASH, -ENOMEM. */
+int vial_reader_chunk(const uint8_t **out_data, uint32_t *out_length,
+                      struct vial_reader *reader, uint32_t chunk);
+
+/* Reads up to length bytes of a regular file (or hard link) at offset,
+ * decompressing only the chunks that hold them; *out_read is short only at
+ * end of file. */
+int vial_reader_pread(size_t *out_read, struct vial_reader *reader, uint32_t index,
+                      void *buf, size_t length, uint64_t offset);
+
+/* --------------------------------------------------------------- manifest */
+
+struct vial_manifest_entry {
+    char *name;
+    char *exec;
+    char *args;
+    char *description;
+    char *icon;
+};
+
+struct vial_manifest {
+    char *name;
+    char *version;
+    char *summary;
+    char *vendor;
+    char *state_group; /* defaults to version */
+    char *default_entry; /* defaults to the first [entry] */
+    struct vial_manifest_entry *entries;
+    size_t entry_count;
+};
+
+/* Parses and validates manifest text (INI). On error returns VIAL_EMANIFEST
+ * with a message "line N: <reason>". The result is freed with
+ * vial_manifest_free. */
+int vial_manifest_parse(struct vial_manifest **out, const char *text, size_t length);
+void vial_manifest_free(struct vial_manifest *manifest);
+
+/* Whether s is a valid package or entry name: 1..64 of [A-Za-z0-9._+-],
+ * starting with a letter or digit. */
+int vial_manifest_name_valid(const char *s);
+
+const struct vial_manifest_entry *vial_manifest_find_entry(const struct vial_manifest *manifest,
+                                                           const char *name);
+
+#endif
