@@ -12,7 +12,9 @@
 #define PACK_BLOCK_MAX (512u * 1024u)        /* ... and must close after this */
 #define PACK_BLOCK_CUT_MASK 3u               /* ... closes after 1 in 4 paths */
 #define PACK_CDC_MIN (64u * 1024u)
-#define PACK_CDC_MASK ((1u << 17) - 1)       /* average ~ 64 KiB + 128 KiB */
+/* Cut where the top 17 bits of the gear hash are zero: the low bits of a
+ * gear hash depend only on the last few bytes, the top bits on the last 64. */
+#define PACK_CDC_MASK (((1ull << 17) - 1) << 47) /* average ~ 64 KiB + 128 KiB */
 #define PACK_CDC_MAX (1024u * 1024u)
 
 /* A content-defined piece of a large file, found while hashing it. */

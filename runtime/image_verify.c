@@ -92,22 +92,24 @@ static int verify_structure(const struct vial_image *image)
                 break;
             }
             next_child += n;
+            struct vial_entry previous = {0};
             for (uint32_t c = first; c < first + n; c++) {
-                const struct vial_index_entry *child = &image->entries[c];
-                if (child->parent != i) {
+                struct vial_entry child; /* checked before its name is compared */
+                if ((rc = vial_image_entry(&child, image, c)) < 0)
+                    break;
+                if (child.parent != i) {
                     rc = fail_entry(image, c, "parent does not list it as a child");
                     break;
                 }
                 if (c > first) {
-                    const struct vial_index_entry *prev = &image->entries[c - 1];
-                    size_t a = prev->name_length, b = child->name_length;
-                    int cmp = memcmp(image->strings + prev->name_offset,
-                                     image->strings + child->name_offset, a < b ? a : b);
+                    size_t a = previous.name_length, b = child.name_length;
+                    int cmp = memcmp(previous.name, child.name, a < b ? a : b);
                     if (cmp > 0 || (cmp == 0 && a >= b)) {
                         rc = fail_entry(image, c, "duplicate or unsorted name in its directory");
                         break;
                     }
                 }
+                previous = child;
             }
         } else if (e.primary_type == VIAL_ENTRY_REGULAR && e.type == VIAL_ENTRY_REGULAR) {
             const struct vial_chunk_ref *refs;

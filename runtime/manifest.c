@@ -7,7 +7,6 @@
 
 #include "image_internal.h"
 
-#define MANIFEST_MAX_LINE 4096
 #define MANIFEST_MAX_ENTRIES 1024
 
 struct parse_state {
@@ -18,8 +17,59 @@ struct parse_state {
     int line_too_long;
     struct vial_manifest *manifest;
     int rc;
+    unsigned error_line;
+    /* Sections are tracked here, from the raw lines: the distribution's
+     * libinih neither reports empty sections nor keeps long names. */
     char current_section[128];
+    int package_seen;
+    unsigned key_lines[6]; /* of the [package] keys, in package_keys order */
+    unsigned *exec_lines;  /* per entry */
 };
+
+static const char *const package_keys[] = {"name", "version", "summary",
+                                           "vendor", "state_group", "default_entry"};
+
+static int declare_entry(struct parse_state *state, const char *name);
+
+static int fail(struct parse_state *state, int rc)
+{
+    state->rc = rc;
+    state->error_line = state->line;
+    return rc;
+}
+
+/* A "[name]" line starts a section: check it is one we know. Lines that
+ * are not well-formed section headers are left to libinih. */
+static int enter_section(struct parse_state *state, const char *line)
+{
+    line += strspn(line, " \t");
+    if (line[0] != '[')
+        return 0;
+    const char *close = strchr(line, ']');
+    if (!close)
+        return 0;
+    size_t length = (size_t)(close - line - 1);
+    if (length >= sizeof state->current_section)
+        return fail(state, vial_error_set(VIAL_EMANIFEST, "line %u: section name too long",
+                                          state->line));
+    memcpy(state->current_section, line + 1, length);
+    state->current_section[length] = '\0';
+    const char *section = state->current_section;
+    if (strcmp(section, "package") == 0) {
+        if (state->package_seen++)
+            return fail(state, vial_error_set(VIAL_EMANIFEST, "line %u: [package] appears twice",
+                                              state->line));
+        return 0;
+    }
+    if (strncmp(section, "entry ", 6) == 0) {
+        int rc = declare_entry(state, section + 6);
+        return rc < 0 ? fail(state, rc) : 0;
+    }
+    return fail(state, vial_error_set(VIAL_EMANIFEST,
+                                      "line %u: unknown section [%s] (known: [package], "
+                                      "[entry NAME])",
+                                      state->line, section));
+}
 
 /* ini_reader over a memory buffer that counts lines, so that errors name
  * the line (the distribution's libinih is built without line numbers). */
@@ -35,13 +85,16 @@ static char *read_line(char *str, int num, void *stream)
     state->line++;
     if (n >= (size_t)num - 1) {
         state->line_too_long = 1;
+        state->error_line = state->line;
         state->rc = vial_error_set(VIAL_EMANIFEST, "line %u: longer than %d characters",
-                                   state->line, num - 2);
+                                   state->line, num - 3);
         return NULL;
     }
     memcpy(str, start, n);
     str[n] = '\0';
     state->position += n;
+    if (enter_section(state, str) < 0)
+        return NULL;
     return str;
 }
 
@@ -58,14 +111,13 @@ static int set_once(struct parse_state *state, char **field, const char *key, co
 static int handle_package(struct parse_state *state, const char *key, const char *value)
 {
     struct vial_manifest *m = state->manifest;
-    struct { const char *key; char **field; } keys[] = {
-        {"name", &m->name}, {"version", &m->version}, {"summary", &m->summary},
-        {"vendor", &m->vendor}, {"state_group", &m->state_group},
-        {"default_entry", &m->default_entry},
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (strcmp(key, keys[i].key) == 0)
-            return set_once(state, keys[i].field, key, value);
+    char **fields[] = {&m->name, &m->version, &m->summary,
+                       &m->vendor, &m->state_group, &m->default_entry};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (strcmp(key, package_keys[i]) == 0) {
+            state->key_lines[i] = state->line;
+            return set_once(state, fields[i], key, value);
+        }
     return vial_error_set(VIAL_EMANIFEST, "line %u: unknown key '%s' in [package]", state->line,
                           key);
 }
@@ -85,6 +137,8 @@ static int handle_entry(struct parse_state *state, const char *name, const char 
         {"exec", &e->exec}, {"args", &e->args}, {"description", &e->description},
         {"icon", &e->icon},
     };
+    if (strcmp(key, "exec") == 0)
+        state->exec_lines[e - m->entries] = state->line;
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strcmp(key, keys[i].key) == 0)
             return set_once(state, keys[i].field, key, value);
@@ -111,6 +165,11 @@ static int declare_entry(struct parse_state *state, const char *name)
     if (!grown)
         return vial_error_set(-ENOMEM, "out of memory");
     m->entries = grown;
+    unsigned *lines = realloc(state->exec_lines, (m->entry_count + 1) * sizeof *lines);
+    if (!lines)
+        return vial_error_set(-ENOMEM, "out of memory");
+    state->exec_lines = lines;
+    lines[m->entry_count] = state->line;
     memset(&m->entries[m->entry_count], 0, sizeof *m->entries);
     if (!(m->entries[m->entry_count].name = strdup(name)))
         return vial_error_set(-ENOMEM, "out of memory");
@@ -121,32 +180,20 @@ static int declare_entry(struct parse_state *state, const char *name)
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
     struct parse_state *state = user;
+    (void)section; /* libinih's copy may be truncated: ours is whole */
     if (state->rc < 0)
         return 0;
-    int rc = 0;
-    int new_section = strcmp(section, state->current_section) != 0;
-    if (new_section && strlen(section) < sizeof state->current_section)
-        strcpy(state->current_section, section);
-    if (strcmp(section, "package") == 0) {
-        rc = key ? handle_package(state, key, value) : 0;
-    } else if (strncmp(section, "entry ", 6) == 0) {
-        const char *name = section + 6;
-        if (!key) /* a new section header (INI_CALL_HANDLER_ON_NEW_SECTION) */
-            rc = declare_entry(state, name);
-        else if (!vial_manifest_find_entry(state->manifest, name))
-            rc = declare_entry(state, name);
-        if (rc == 0 && key)
-            rc = handle_entry(state, name, key, value);
-    } else if (section[0] == '\0') {
+    const char *current = state->current_section;
+    int rc;
+    if (strcmp(current, "package") == 0)
+        rc = handle_package(state, key, value);
+    else if (strncmp(current, "entry ", 6) == 0)
+        rc = handle_entry(state, current + 6, key, value);
+    else
         rc = vial_error_set(VIAL_EMANIFEST, "line %u: '%s' is outside any [section]",
-                            state->line, key ? key : "");
-    } else {
-        rc = vial_error_set(VIAL_EMANIFEST,
-                            "line %u: unknown section [%s] (known: [package], [entry NAME])",
-                            state->line, section);
-    }
+                            state->line, key);
     if (rc < 0) {
-        state->rc = rc;
+        fail(state, rc);
         return 0;
     }
     return 1;
@@ -158,36 +205,61 @@ static int exec_path_valid(const char *path)
     return path[0] == '/' && path[1] != '\0' && vial_image_path_valid(path + 1, strlen(path + 1));
 }
 
-static int validate(struct vial_manifest *m)
+/* Debian-style versions ("1:2.3~rc1-2"): 1..64 of [A-Za-z0-9.+~:_-],
+ * starting with a letter or digit. Also the rule for state groups. */
+static int version_valid(const char *s)
 {
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || !strchr(".+~:_-", c)))
+            return 0;
+    }
+    return 1;
+}
+
+static int validate(struct parse_state *state)
+{
+    struct vial_manifest *m = state->manifest;
+    const unsigned *lines = state->key_lines; /* name, version, ..., default_entry */
+    if (!state->package_seen)
+        return vial_error_set(VIAL_EMANIFEST, "no [package] section");
     if (!m->name)
         return vial_error_set(VIAL_EMANIFEST, "[package] has no 'name'");
     if (!vial_manifest_name_valid(m->name))
         return vial_error_set(VIAL_EMANIFEST,
-                              "package name '%s' is not valid (letters, digits, '.', '_', '+', "
-                              "'-'; at most 64)",
-                              m->name);
+                              "line %u: package name '%s' is not valid (letters, digits, '.', "
+                              "'_', '+', '-'; at most 64)",
+                              lines[0], m->name);
     if (!m->version)
         return vial_error_set(VIAL_EMANIFEST, "[package] has no 'version'");
-    if (!vial_manifest_name_valid(m->version))
-        return vial_error_set(VIAL_EMANIFEST, "version '%s' is not valid", m->version);
+    if (!version_valid(m->version))
+        return vial_error_set(VIAL_EMANIFEST,
+                              "line %u: version '%s' is not valid (letters, digits, '.', '+', "
+                              "'~', ':', '_', '-'; at most 64)",
+                              lines[1], m->version);
+    if (m->state_group && !version_valid(m->state_group))
+        return vial_error_set(VIAL_EMANIFEST, "line %u: state_group '%s' is not valid", lines[4],
+                              m->state_group);
     if (!m->state_group && !(m->state_group = strdup(m->version)))
         return vial_error_set(-ENOMEM, "out of memory");
-    if (!vial_manifest_name_valid(m->state_group))
-        return vial_error_set(VIAL_EMANIFEST, "state_group '%s' is not valid", m->state_group);
     for (size_t i = 0; i < m->entry_count; i++) {
         const struct vial_manifest_entry *e = &m->entries[i];
         if (!e->exec)
-            return vial_error_set(VIAL_EMANIFEST, "[entry %s] has no 'exec'", e->name);
+            return vial_error_set(VIAL_EMANIFEST, "line %u: [entry %s] has no 'exec'",
+                                  state->exec_lines[i], e->name);
         if (!exec_path_valid(e->exec))
             return vial_error_set(VIAL_EMANIFEST,
-                                  "[entry %s]: exec '%s' must be an absolute path without '.', "
-                                  "'..' or empty components",
-                                  e->name, e->exec);
+                                  "line %u: [entry %s]: exec '%s' must be an absolute path "
+                                  "without '.', '..' or empty components",
+                                  state->exec_lines[i], e->name, e->exec);
     }
     if (m->default_entry && !vial_manifest_find_entry(m, m->default_entry))
-        return vial_error_set(VIAL_EMANIFEST, "default_entry '%s' names no [entry]",
-                              m->default_entry);
+        return vial_error_set(VIAL_EMANIFEST, "line %u: default_entry '%s' names no [entry]",
+                              lines[5], m->default_entry);
     if (!m->default_entry && m->entry_count > 0 &&
         !(m->default_entry = strdup(m->entries[0].name)))
         return vial_error_set(-ENOMEM, "out of memory");
@@ -205,11 +277,15 @@ int vial_manifest_parse(struct vial_manifest **out, const char *text, size_t len
         return vial_error_set(-ENOMEM, "out of memory");
     int ini = ini_parse_stream(read_line, &state, handler, &state);
     rc = state.rc;
+    /* libinih goes on after a syntax error: report whichever came first */
+    if (ini > 0 && (rc == 0 || (unsigned)ini < state.error_line))
+        rc = 0;
     if (rc == 0 && ini != 0)
         rc = vial_error_set(VIAL_EMANIFEST, "line %d: syntax error (expected [section] or "
                             "key = value)", ini > 0 ? ini : (int)state.line);
     if (rc == 0)
-        rc = validate(state.manifest);
+        rc = validate(&state);
+    free(state.exec_lines);
     if (rc < 0) {
         vial_manifest_free(state.manifest);
         return rc;

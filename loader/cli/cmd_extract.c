@@ -230,8 +230,24 @@ static int make_hardlinks(struct extract *x)
             rc = open_parent(&link_dir, link_name, x, e.index);
         if (rc == 0)
             rc = open_parent(&target_dir, target_name, x, e.primary);
+        /* directories got their final mode already; a read-only one must
+         * accept this name for a moment */
+        struct stat dir_stat;
+        int lifted = 0;
+        if (rc == 0 && fstat(link_dir, &dir_stat) == 0 && !(dir_stat.st_mode & S_IWUSR))
+            lifted = fchmod(link_dir, (dir_stat.st_mode & 07777) | S_IWUSR) == 0;
         if (rc == 0 && linkat(target_dir, target_name, link_dir, link_name, 0) < 0)
             rc = fail_at(x, e.index, errno, "create hard link");
+        if (lifted && fchmod(link_dir, dir_stat.st_mode & 07777) < 0 && rc == 0)
+            rc = fail_at(x, e.parent, errno, "set the mode of");
+        /* the new name changed its directory's time: put the image's back */
+        struct vial_entry parent;
+        struct timespec times[2];
+        if (rc == 0 && (rc = vial_image_entry(&parent, x->image, e.parent)) == 0) {
+            times_of(times, &parent);
+            if (futimens(link_dir, times) < 0)
+                rc = fail_at(x, e.parent, errno, "set the time of");
+        }
         if (link_dir >= 0)
             close(link_dir);
         if (target_dir >= 0)
