@@ -226,7 +226,8 @@ static int walk_directory(struct walk *walk, unsigned depth)
         rc = vial_error_set(-errno, "%s: cannot read directory: %s", walk->host, strerror(errno));
         goto out;
     }
-    qsort(names, count, sizeof *names, name_compare);
+    if (count > 1) /* names is NULL for an empty directory */
+        qsort(names, count, sizeof *names, name_compare);
     for (size_t i = 0; i < count && rc == 0; i++) {
         size_t n = strlen(names[i]);
         if (host_length + 1 + n >= sizeof walk->host ||

@@ -691,8 +691,9 @@ static int build_tree(uint32_t **out_order, struct vial_packer *packer)
     packer->nodes[root].parent = root;
     while (head < tail) {
         struct pack_node *dir = &packer->nodes[order[head++]];
-        qsort_r(dir->children, dir->child_count, sizeof *dir->children, compare_child_names,
-                packer->nodes);
+        if (dir->child_count > 1) /* children is NULL when there are none */
+            qsort_r(dir->children, dir->child_count, sizeof *dir->children,
+                    compare_child_names, packer->nodes);
         for (uint32_t c = 0; c < dir->child_count; c++) {
             packer->nodes[dir->children[c]].index = tail;
             order[tail++] = dir->children[c];

@@ -139,7 +139,8 @@ static char **list_dir(const char *path, size_t *count)
         names[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, name_compare);
+    if (n > 1) /* names is NULL for an empty directory */
+        qsort(names, n, sizeof *names, name_compare);
     *count = n;
     return names;
 }
