@@ -11,6 +11,17 @@ for command in pack info ls cat extract verify; do
     "$VIAL" help "$command" | grep -q "^usage: vial $command" || fail "help $command"
 done
 pass "help and --help for every command"
+
+# the README's command table stays true to `vial help`, both ways
+: "${SOURCE_DIR:?}"
+commands=$("$VIAL" help | sed -n 's/^  \([a-z]\+\) .*/\1/p')
+for command in $commands; do
+    grep -q "^| \`vial $command" "$SOURCE_DIR/README.md" || fail "README does not document vial $command"
+done
+for command in $(sed -n 's/^| `vial \([a-z]\+\).*/\1/p' "$SOURCE_DIR/README.md"); do
+    echo "$commands" | grep -qx "$command" || fail "README documents vial $command, which vial help lacks"
+done
+pass "README command table matches vial help"
 expect_status 2 "$VIAL" frobnicate
 expect_stderr "unknown command 'frobnicate'"
 expect_status 2 "$VIAL" pack
