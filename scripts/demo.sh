@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-bash scripts/build.sh build >/dev/null
+bash scripts/build.sh build -DVIAL_TESTS=OFF -DVIAL_BENCH=OFF >/dev/null
 vial=build/vial
 image=build/hello-vial.vial
 
