@@ -301,11 +301,12 @@ int cmd_verify(int argc, char **argv)
     if (argc != 2)
         return cli_usage("verify", "one IMAGE expected");
     struct vial_image *image = NULL;
-    int rc = vial_image_open_path(&image, argv[1], 0);
-    if (rc == 0)
-        rc = vial_image_verify(image, VIAL_VERIFY_CHUNKS, isatty(2) ? verify_progress : NULL, NULL);
-    if (rc < 0) {
+    int rc = vial_image_open_path(&image, argv[1], 0); /* names the path itself */
+    if (rc == 0 &&
+        (rc = vial_image_verify(image, VIAL_VERIFY_CHUNKS, isatty(2) ? verify_progress : NULL,
+                                NULL)) < 0)
         vial_error_prefix(rc, "%s", argv[1]);
+    if (rc < 0) {
         vial_image_close(image);
         int code = cli_fail(rc);
         return code == VIAL_EXIT_FAILURE && rc != -ENOENT && rc != -EACCES ? VIAL_EXIT_CORRUPT

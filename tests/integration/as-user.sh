@@ -1,7 +1,8 @@
 #!/bin/bash
 # as-user.sh SCRIPT: runs an integration test as the unprivileged user the
-# test set-up created (vial-test), or skips (exit 77) when that is not
-# possible. Run as that user already, it just runs the script.
+# test set-up created (vial-test), or skips (exit 77) if there is none.
+# The build often lives where that user cannot go (a clone under /root), so
+# the binaries and test scripts are staged into a directory the user owns.
 set -euo pipefail
 user=vial-test
 if [ "$(id -u)" != 0 ]; then
@@ -11,11 +12,17 @@ if ! id "$user" >/dev/null 2>&1; then
     echo "skipped: user $user does not exist (scripts/test.sh creates it)"
     exit 77
 fi
-# the user needs to reach the build and the sources
-if ! setpriv --reuid="$user" --regid="$user" --init-groups test -x "$VIAL"; then
-    echo "skipped: $user cannot execute $VIAL (check directory permissions)"
-    exit 77
-fi
+stage=$(mktemp -d /tmp/vial-as-user-XXXXXX)
+trap 'rm -rf "$stage"' EXIT
+mkdir "$stage/tools" "$stage/tests"
+cp "$VIAL" "$stage/tools/vial"
+for tool in "$TOOLS"/treecmp "$TOOLS"/make-* "$TOOLS"/replay-*; do
+    [ -x "$tool" ] && cp "$tool" "$stage/tools/"
+done
+cp -r "$SOURCE_DIR/tests/integration" "$stage/tests/"
+cp "$SOURCE_DIR/README.md" "$stage/"
+chown -R "$user:" "$stage"
 home=$(getent passwd "$user" | cut -d: -f6)
-exec setpriv --reuid="$user" --regid="$user" --init-groups \
-    env HOME="$home" USER="$user" TMPDIR=/tmp bash "$1"
+setpriv --reuid="$user" --regid="$user" --init-groups \
+    env HOME="$home" USER="$user" TMPDIR=/tmp VIAL="$stage/tools/vial" TOOLS="$stage/tools" \
+    SOURCE_DIR="$stage" bash "$stage/tests/integration/$(basename "$1")"
