@@ -30,6 +30,15 @@ struct vial_image {
     uint64_t chunk_data_length;
 };
 
+struct vial_reader {
+    const struct vial_image *image;
+    struct ZSTD_DCtx_s *dctx;
+    uint8_t *buffer;
+    uint32_t capacity;
+    uint32_t cached_chunk; /* UINT32_MAX: none */
+    uint32_t cached_length;
+};
+
 /* Hashes every metadata section and every page of the paged ones. */
 int vial_image_verify_metadata_hashes(const struct vial_image *image);
 

@@ -6,15 +6,6 @@
 
 #include "image_internal.h"
 
-struct vial_reader {
-    const struct vial_image *image;
-    ZSTD_DCtx *dctx;
-    uint8_t *buffer;
-    uint32_t capacity;
-    uint32_t cached_chunk; /* UINT32_MAX: none */
-    uint32_t cached_length;
-};
-
 int vial_reader_new(struct vial_reader **out, const struct vial_image *image)
 {
     struct vial_reader *reader = calloc(1, sizeof *reader);

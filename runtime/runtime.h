@@ -213,6 +213,52 @@ int vial_reader_chunk(const uint8_t **out_data, uint32_t *out_length,
 int vial_reader_pread(size_t *out_read, struct vial_reader *reader, uint32_t index,
                       void *buf, size_t length, uint64_t offset);
 
+/* ------------------------------------------------------- per-user places */
+
+/* The directories Vial keeps per user, all absolute and without trailing
+ * slash:
+ *   cache    $XDG_CACHE_HOME/vial (default ~/.cache/vial): content-addressed
+ *            materialized files (files/), per-image views (views/),
+ *            verification records (verified/); shared by all packages
+ *   data     $XDG_DATA_HOME/vial (default ~/.local/share/vial): user state
+ *   runtime  $XDG_RUNTIME_DIR/vial, or /tmp/vial-UID (created 0700 and
+ *            checked to be ours) when XDG_RUNTIME_DIR is unset
+ * Relative XDG values are ignored, as the XDG spec says. */
+struct vial_dirs {
+    char cache[4096];
+    char data[4096];
+    char runtime[4096];
+};
+
+/* Fills dirs from the environment and the password database; creates
+ * nothing. Errors: -ENOENT if no home directory can be found. */
+int vial_dirs_get(struct vial_dirs *dirs);
+
+/* mkdir -p with mode for the missing components. */
+int vial_mkdir_p(const char *path, unsigned mode);
+
+/* ---------------------------------------------------------- materializing */
+
+/* The cache key of a regular file's content: BLAKE2b-256 over its chunk
+ * references (chunk hash, offset, length) and whether it is executable.
+ * Equal keys mean equal bytes, across images and versions. */
+int vial_content_key(uint8_t out[VIAL_HASH_LEN], const struct vial_image *image, uint32_t index);
+
+/* Makes entry `index` (a regular file or a hard link to one) available as
+ * a real file: the content is decompressed once into
+ * CACHE/files/xx/<key> (atomically: a temporary file renamed into place,
+ * so a half-written file is never visible and two processes doing it at
+ * once both succeed), then hard-linked at VIEW/<virtual path>, where VIEW
+ * mirrors the image's layout so that $ORIGIN and /proc/self/exe point to a
+ * path that maps back to the virtual one. out (4096 bytes) receives the
+ * view path. A full disk gives -ENOSPC and leaves nothing behind.
+ * `view` is the image's view directory (vial_view_dir). */
+int vial_materialize(char *out, size_t size, struct vial_reader *reader, uint32_t index,
+                     const char *cache, const char *view);
+
+/* The view directory of an image: CACHE/views/<first 24 hex of root hash>. */
+int vial_view_dir(char *out, size_t size, const char *cache, const struct vial_image *image);
+
 /* --------------------------------------------------------------- manifest */
 
 struct vial_manifest_entry {

@@ -9,6 +9,9 @@
 #define VIAL_VFS_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+struct vial_image;
 
 /*
  * Normalizes path lexically into out (size bytes): relative paths are taken
@@ -30,5 +33,38 @@ int vial_vfs_normalize(char *out, size_t size, const char *path, const char *cwd
  * would not fit in size.
  */
 int vial_vfs_usr_merge(char *path, size_t size);
+
+/* Where a path really is. */
+enum vial_vfs_kind {
+    VIAL_VFS_HOST = 1,  /* not in the image: use `path` on the host */
+    VIAL_VFS_IMAGE = 2, /* an image entry: `entry`; `path` is its virtual path */
+};
+
+struct vial_vfs_result {
+    enum vial_vfs_kind kind;
+    uint32_t entry;
+    unsigned symlinks; /* image symlinks followed on the way */
+    char path[4096];   /* absolute */
+};
+
+/*
+ * Resolves an absolute, normalized path (vial_vfs_normalize) through the
+ * image layered over the host:
+ *  - components are looked up in the image while it has them; an image
+ *    entry hides the host's entry of the same path, and directories merge
+ *    (what the image lacks comes from the host);
+ *  - the first component the image lacks ends the walk: the rest is the
+ *    host's to resolve (the kernel does it), so a host path costs one or
+ *    two index lookups;
+ *  - image symlinks are followed (absolute targets inside the namespace,
+ *    at most 40), the last one only with follow_last; a target may lead
+ *    to the host;
+ *  - the merged-/usr aliases are tried both ways: /lib/x finds an image's
+ *    usr/lib/x, and /usr/lib/x finds an image's lib/x.
+ * Returns 0, or -ELOOP, -ENOTDIR (an image file used as a directory),
+ * -ENAMETOOLONG.
+ */
+int vial_vfs_resolve(struct vial_vfs_result *out, const struct vial_image *image,
+                     const char *path, int follow_last);
 
 #endif

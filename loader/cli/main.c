@@ -25,6 +25,17 @@ const struct vial_command vial_commands[] = {
      "  -v, --verbose         print a summary when done\n"
      "The same tree always gives a byte-identical image, whatever -j.",
      cmd_pack},
+    {"run", "IMAGE [ENTRY] [-- ARGS...]", "run an entry point of a package, without installing it",
+     "Starts ENTRY (default: the manifest's default entry) inside the package's bubble:\n"
+     "it sees the image's files at their paths, merged over the host's; writes to image\n"
+     "paths fail with EROFS (copy-on-write arrives later). The exit status is the\n"
+     "program's. VIAL_LOG=debug (VIAL_LOG_FILE=PATH) logs every redirected call.",
+     cmd_run},
+    {"exec", "IMAGE -- PROGRAM [ARGS...]", "run any program inside a package's bubble",
+     "PROGRAM is found through PATH inside the bubble (image files first where the image\n"
+     "has them).",
+     cmd_exec},
+    {"shell", "IMAGE", "open $SHELL (or /bin/sh) inside a package's bubble", "", cmd_shell},
     {"info", "IMAGE [--json]", "show a package's name, version, sizes and entry points",
      "  --json   machine-readable output", cmd_info},
     {"ls", "IMAGE [PATH] [-l]", "list a directory of an image",

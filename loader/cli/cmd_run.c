@@ -1,0 +1,334 @@
+/*
+ * cmd_run.c - `vial run`, `vial exec`, `vial shell`: start a program inside
+ * an image's bubble.
+ *
+ * The launcher opens the image (its metadata hashes are verified once per
+ * file identity and the result remembered in the cache), prepares the view
+ * and a session file, then forks: the child loads libvial-preload.so and
+ * execs through it, exactly as the application's own children will; the
+ * parent waits and passes on the exit status (or the signal).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define RUN_MAX_ARGS 4096
+
+struct launch {
+    char image_path[PATH_MAX];
+    struct vial_image *image;
+    struct vial_manifest *manifest;
+    struct vial_dirs dirs;
+    char view[PATH_MAX];
+    char session[PATH_MAX];
+    char preload[PATH_MAX];
+};
+
+/* The interposer sits beside the vial binary (build tree) or in
+ * ../lib/vial (installed). */
+static int find_preload(char *out, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return vial_error_set(-errno, "cannot find the vial binary: %s", strerror(errno));
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    const char *candidates[] = {"libvial-preload.so", "../lib/vial/libvial-preload.so"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s", self, candidates[i]);
+        if (access(path, R_OK) == 0 && realpath(path, out))
+            return 0;
+    }
+    (void)size;
+    return vial_error_set(-ENOENT, "libvial-preload.so is not beside %s/vial: rebuild vial", self);
+}
+
+/* Opens the image; its metadata hashes are checked the first time this
+ * file (device, inode, size, mtime) is seen, then remembered. */
+static int open_verified(struct launch *l)
+{
+    struct stat st;
+    char record[PATH_MAX], hex[2 * VIAL_HASH_LEN + 1], stored[2 * VIAL_HASH_LEN + 1] = "";
+    if (stat(l->image_path, &st) < 0)
+        return vial_error_set(-errno, "%s: %s", l->image_path, strerror(errno));
+    snprintf(record, sizeof record, "%s/verified/%llx-%llx-%llx-%llx.%lx", l->dirs.cache,
+             (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+             (unsigned long long)st.st_size, (unsigned long long)st.st_mtim.tv_sec,
+             (unsigned long)st.st_mtim.tv_nsec);
+    int fd = open(record, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, stored, sizeof stored - 1);
+        stored[n > 0 ? n : 0] = '\0';
+        close(fd);
+    }
+    int rc = vial_image_open_path(&l->image, l->image_path, 0);
+    if (rc < 0)
+        return rc;
+    vial_hash_hex(hex, vial_image_header(l->image)->root_hash);
+    if (strcmp(stored, hex) == 0)
+        return 0;
+    vial_image_close(l->image);
+    l->image = NULL;
+    if ((rc = vial_image_open_path(&l->image, l->image_path, VIAL_OPEN_VERIFY_METADATA)) < 0)
+        return rc;
+    char directory[PATH_MAX], temp[PATH_MAX + 32];
+    snprintf(directory, sizeof directory, "%s/verified", l->dirs.cache);
+    if (vial_mkdir_p(directory, 0700) == 0) {
+        snprintf(temp, sizeof temp, "%s.%d", record, (int)getpid());
+        fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd >= 0) {
+            int ok = write(fd, hex, strlen(hex)) == (ssize_t)strlen(hex);
+            close(fd);
+            if (!ok || rename(temp, record) < 0)
+                unlink(temp);
+        }
+    }
+    return 0;
+}
+
+/* The runtime directory: $XDG_RUNTIME_DIR/vial, or /tmp/vial-UID, which
+ * must then be ours and private (another user could have made it). */
+static int prepare_runtime_dir(const char *path)
+{
+    struct stat st;
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+        int rc = vial_mkdir_p(path, 0700);
+        if (rc < 0)
+            return vial_error_set(rc, "cannot create %s: %s", path, strerror(-rc));
+    }
+    if (lstat(path, &st) < 0)
+        return vial_error_set(-errno, "%s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() || (st.st_mode & 077))
+        return vial_error_set(-EPERM,
+                              "%s is not a private directory of yours: remove it or set "
+                              "XDG_RUNTIME_DIR",
+                              path);
+    return 0;
+}
+
+static void append_host_tools(char *out, size_t size, const struct vial_manifest *m)
+{
+    (void)m; /* host tools arrive with the manifest's policy sections */
+    out[0] = '\0';
+    (void)size;
+}
+
+/* The session file a process of the bubble reads at start: named after its
+ * content, so that identical launches share one and none is ever removed
+ * from under a running process. */
+static int write_session(struct launch *l)
+{
+    char text[4 * PATH_MAX + 4096], host_tools[4096], directory[PATH_MAX];
+    append_host_tools(host_tools, sizeof host_tools, l->manifest);
+    int n = snprintf(text, sizeof text,
+                     "# vial session\nimage=%s\ncache=%s\nview=%s\npreload=%s\nhost_tools=%s\n",
+                     l->image_path, l->dirs.cache, l->view, l->preload, host_tools);
+    if (n < 0 || (size_t)n >= sizeof text)
+        return vial_error_set(-ENAMETOOLONG, "session too large");
+    uint8_t hash[VIAL_HASH_LEN];
+    char hex[2 * VIAL_HASH_LEN + 1];
+    vial_hash(hash, text, (size_t)n);
+    vial_hash_hex(hex, hash);
+    int rc = prepare_runtime_dir(l->dirs.runtime);
+    if (rc < 0)
+        return rc;
+    snprintf(directory, sizeof directory, "%s/sessions", l->dirs.runtime);
+    if (mkdir(directory, 0700) < 0 && errno != EEXIST)
+        return vial_error_set(-errno, "cannot create %s: %s", directory, strerror(errno));
+    snprintf(l->session, sizeof l->session, "%s/%.32s.session", directory, hex);
+    if (access(l->session, R_OK) == 0)
+        return 0;
+    char temp[PATH_MAX + 32];
+    snprintf(temp, sizeof temp, "%s.%d", l->session, (int)getpid());
+    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return vial_error_set(-errno, "cannot create %s: %s", temp, strerror(errno));
+    int ok = write(fd, text, (size_t)n) == n;
+    if (close(fd) < 0 || !ok || rename(temp, l->session) < 0) {
+        unlink(temp);
+        return vial_error_set(-EIO, "cannot write the session file %s", l->session);
+    }
+    return 0;
+}
+
+static int prepare(struct launch *l, const char *image)
+{
+    int rc;
+    if (!realpath(image, l->image_path))
+        return vial_error_set(-errno, "%s: %s", image, strerror(errno));
+    if ((rc = vial_dirs_get(&l->dirs)) < 0 || (rc = vial_mkdir_p(l->dirs.cache, 0700)) < 0 ||
+        (rc = open_verified(l)) < 0 || (rc = find_preload(l->preload, sizeof l->preload)) < 0)
+        return rc;
+    const void *text;
+    uint64_t length;
+    if (vial_image_section(&text, &length, l->image, VIAL_SECTION_MANIFEST) < 0 ||
+        vial_manifest_parse(&l->manifest, text, (size_t)length) < 0)
+        return vial_error_prefix(VIAL_ECORRUPT, "%s: manifest", image);
+    if ((rc = vial_view_dir(l->view, sizeof l->view, l->dirs.cache, l->image)) < 0 ||
+        (rc = vial_mkdir_p(l->view, 0700)) < 0)
+        return vial_error_set(rc, "cannot create the view directory %s", l->view);
+    return write_session(l);
+}
+
+static void prepend_env(const char *name, const char *value)
+{
+    const char *old = getenv(name);
+    if (old && strstr(old, value))
+        return;
+    char *joined = NULL;
+    if (old && *old) {
+        if (asprintf(&joined, "%s:%s", value, old) < 0)
+            return;
+        setenv(name, joined, 1);
+        free(joined);
+    } else {
+        setenv(name, value, 1);
+    }
+}
+
+/* Runs argv inside the bubble and returns what vial should exit with. */
+static int launch(struct launch *l, char **argv)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        cli_error("cannot start %s: %s", argv[0], strerror(errno));
+        return VIAL_EXIT_FAILURE;
+    }
+    if (pid == 0) {
+        setenv("VIAL_SESSION", l->session, 1);
+        prepend_env("LD_PRELOAD", l->preload);
+        setenv("LD_AUDIT", l->preload, 1);
+        void *library = dlopen(l->preload, RTLD_NOW | RTLD_LOCAL);
+        int (*start)(const char *, char *const[], char *const[]) =
+            library ? (int (*)(const char *, char *const[], char *const[]))dlsym(
+                          library, "vial_preload_launch")
+                    : NULL;
+        if (!start) {
+            cli_error("cannot load %s: %s", l->preload, dlerror());
+            _exit(127);
+        }
+        extern char **environ;
+        start(argv[0], argv, environ);
+        int error = errno;
+        cli_error("cannot start %s in package %s %s: %s%s", argv[0], l->manifest->name,
+                  l->manifest->version, strerror(error),
+                  error == ENOENT ? " (not in the image nor on the host; see 'vial ls')" : "");
+        _exit(error == ENOENT ? 127 : 126);
+    }
+    /* like system(): the terminal's signals are for the application */
+    struct sigaction ignore = {.sa_handler = SIG_IGN}, old_int, old_quit;
+    sigaction(SIGINT, &ignore, &old_int);
+    sigaction(SIGQUIT, &ignore, &old_quit);
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGQUIT, &old_quit, NULL);
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    /* die the same way, so that a shell sees what the application did */
+    int sig = WTERMSIG(status);
+    struct rlimit no_core = {0, 0};
+    setrlimit(RLIMIT_CORE, &no_core);
+    signal(sig, SIG_DFL);
+    raise(sig);
+    return 128 + sig;
+}
+
+static void split_args(char **argv, size_t *argc, char *text)
+{
+    for (char *word = strtok(text, " \t"); word && *argc < RUN_MAX_ARGS - 1;
+         word = strtok(NULL, " \t"))
+        argv[(*argc)++] = word;
+}
+
+static void release(struct launch *l)
+{
+    vial_manifest_free(l->manifest);
+    vial_image_close(l->image);
+    free(l);
+}
+
+/* run IMAGE [ENTRY] [-- ARGS], exec IMAGE -- PROGRAM [ARGS], shell IMAGE */
+static int run_command(const char *command, int argc, char **argv)
+{
+    int dash = argc;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) {
+            dash = i;
+            break;
+        }
+    int positional = dash - 1;
+    if (positional < 1)
+        return cli_usage(command, "no IMAGE given");
+    struct launch *l = calloc(1, sizeof *l);
+    if (!l)
+        return cli_fail(vial_error_set(-ENOMEM, "out of memory"));
+    int rc = prepare(l, argv[1]);
+    if (rc < 0) {
+        int code = cli_fail(rc);
+        release(l);
+        return code;
+    }
+    char *child[RUN_MAX_ARGS];
+    size_t n = 0;
+    char *args_copy = NULL;
+    if (strcmp(command, "run") == 0) {
+        if (positional > 2) {
+            release(l);
+            return cli_usage(command, "one ENTRY at most (program arguments go after --)");
+        }
+        const char *name = positional == 2 ? argv[2] : l->manifest->default_entry;
+        const struct vial_manifest_entry *entry = name ? vial_manifest_find_entry(l->manifest, name) : NULL;
+        if (!entry) {
+            if (name)
+                cli_error("%s: package %s has no entry '%s' (see 'vial info %s')", argv[1],
+                          l->manifest->name, name, argv[1]);
+            else
+                cli_error("%s: package %s declares no entry point: use 'vial exec %s -- PROGRAM'",
+                          argv[1], l->manifest->name, argv[1]);
+            release(l);
+            return VIAL_EXIT_USAGE;
+        }
+        child[n++] = entry->exec;
+        if (entry->args && (args_copy = strdup(entry->args)))
+            split_args(child, &n, args_copy);
+    } else if (strcmp(command, "exec") == 0) {
+        if (positional != 1 || dash + 1 >= argc) {
+            release(l);
+            return cli_usage(command, "usage: vial exec IMAGE -- PROGRAM [ARGS]");
+        }
+        child[n++] = argv[++dash];
+    } else { /* shell */
+        if (positional != 1) {
+            release(l);
+            return cli_usage(command, "one IMAGE expected");
+        }
+        const char *shell = getenv("SHELL");
+        child[n++] = (char *)(shell && *shell ? shell : "/bin/sh");
+    }
+    for (int i = dash + 1; i < argc && n < RUN_MAX_ARGS - 1; i++)
+        child[n++] = argv[i];
+    child[n] = NULL;
+    int code = launch(l, child);
+    free(args_copy);
+    release(l);
+    return code;
+}
+
+int cmd_run(int argc, char **argv) { return run_command("run", argc, argv); }
+int cmd_exec(int argc, char **argv) { return run_command("exec", argc, argv); }
+int cmd_shell(int argc, char **argv) { return run_command("shell", argc, argv); }

@@ -1,0 +1,508 @@
+/*
+ * hooks_exec.c - keeping children in the bubble, loading libraries from it.
+ *
+ * Every way to start a program ends in exec_core: the program is found
+ * through the bubble (image entries are materialized first), a script's
+ * interpreter is found the same way (the kernel would take the host's),
+ * and the child's environment gets LD_PRELOAD, LD_AUDIT and VIAL_SESSION
+ * back if the application removed them. Host tools named by the manifest
+ * leave the bubble.
+ */
+#include <dlfcn.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+extern char **environ;
+
+#define EXEC_MAX_ARGS 4096
+#define EXEC_MAX_INTERPRETERS 4
+
+/* A program ready to exec: the real file, and the argv to give it. */
+struct exec_plan {
+    char path[PATH_MAX];
+    char *argv[EXEC_MAX_ARGS];
+    char interpreter[PATH_MAX], interpreter_argument[PATH_MAX], script[PATH_MAX];
+    int host_tool;
+};
+
+/* The real file for a virtual program path; *virtual_out gets the path
+ * the program should see as its name. */
+static int locate(char *real, size_t size, char *virtual_out, size_t virtual_size, const char *path)
+{
+    struct vial_route_result r;
+    vial_route(&r, AT_FDCWD, path, 1);
+    switch (r.route) {
+    case VIAL_ROUTE_PASS:
+        snprintf(real, size, "%s", path);
+        snprintf(virtual_out, virtual_size, "%s", path);
+        return 0;
+    case VIAL_ROUTE_HOST:
+        snprintf(real, size, "%s", r.vfs.path);
+        snprintf(virtual_out, virtual_size, "%s", r.vfs.path);
+        return 0;
+    case VIAL_ROUTE_ERROR:
+        return -r.error;
+    case VIAL_ROUTE_IMAGE:
+        break;
+    }
+    struct vial_entry e;
+    if (vial_image_entry(&e, vial_session.image, r.vfs.entry) < 0)
+        return -EIO;
+    if (e.primary_type == VIAL_ENTRY_DIRECTORY)
+        return -EACCES;
+    if (!(e.mode & 0111))
+        return -EACCES;
+    snprintf(virtual_out, virtual_size, "%s", r.vfs.path);
+    int rc = vial_preload_materialize(real, size, r.vfs.entry);
+    return rc == -ENOSPC ? -ENOSPC : rc < 0 ? -EIO : 0;
+}
+
+/* Reads "#!interpreter [argument]" from the first line of a file. */
+static int read_shebang(const char *path, char *interpreter, size_t size, char *argument,
+                        size_t argument_size)
+{
+    char line[256];
+    vial_busy++;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, line, sizeof line - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    vial_busy--;
+    if (n < 4 || line[0] != '#' || line[1] != '!')
+        return 0;
+    line[n] = '\0';
+    char *end = strchr(line, '\n');
+    if (!end)
+        return 0;
+    *end = '\0';
+    char *p = line + 2;
+    p += strspn(p, " \t");
+    size_t length = strcspn(p, " \t");
+    if (length == 0 || length >= size)
+        return 0;
+    memcpy(interpreter, p, length);
+    interpreter[length] = '\0';
+    p += length;
+    p += strspn(p, " \t");
+    size_t argument_length = strlen(p);
+    while (argument_length > 0 && (p[argument_length - 1] == ' ' || p[argument_length - 1] == '\t'))
+        argument_length--;
+    if (argument_length >= argument_size)
+        argument_length = argument_size - 1;
+    memcpy(argument, p, argument_length);
+    argument[argument_length] = '\0';
+    return 1;
+}
+
+/* Says so in the log when a program cannot be kept in the bubble: set-id
+ * programs drop LD_PRELOAD, static ones make raw system calls. */
+static void warn_if_escaping(const char *real, const char *shown)
+{
+    struct stat st;
+    unsigned char header[64];
+    vial_busy++;
+    int fd = open(real, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, header, sizeof header) : -1;
+    int stat_ok = fd >= 0 && REAL(fstat)(fd, &st) == 0;
+    if (fd >= 0)
+        close(fd);
+    vial_busy--;
+    if (stat_ok && (st.st_mode & (S_ISUID | S_ISGID)))
+        vial_log(1, "%s is set-id: it runs outside the bubble (the kernel drops LD_PRELOAD)",
+                 shown);
+    if (n < (ssize_t)sizeof(Elf64_Ehdr) || memcmp(header, ELFMAG, SELFMAG) != 0)
+        return;
+    /* a static executable has no PT_INTERP; checking that needs the program
+     * headers: read them */
+    const Elf64_Ehdr *eh = (const void *)header;
+    if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_phnum == 0 || eh->e_phnum > 64)
+        return;
+    Elf64_Phdr phdrs[64];
+    vial_busy++;
+    fd = open(real, O_RDONLY | O_CLOEXEC);
+    ssize_t got = fd >= 0 ? pread(fd, phdrs, eh->e_phnum * sizeof(Elf64_Phdr), (off_t)eh->e_phoff)
+                          : -1;
+    if (fd >= 0)
+        close(fd);
+    vial_busy--;
+    if (got != (ssize_t)(eh->e_phnum * sizeof(Elf64_Phdr)))
+        return;
+    for (int i = 0; i < eh->e_phnum; i++)
+        if (phdrs[i].p_type == PT_INTERP)
+            return;
+    vial_log(1, "%s is statically linked: its system calls bypass the bubble", shown);
+}
+
+/* Plans the exec of `path` with argv: materializes, follows shebangs. */
+static int plan_exec(struct exec_plan *plan, const char *path, char *const argv[])
+{
+    char virtual_path[PATH_MAX];
+    size_t argc = 0;
+    while (argv && argv[argc] && argc + 4 < EXEC_MAX_ARGS)
+        argc++;
+    if (argv && argv[argc])
+        return -E2BIG;
+    plan->host_tool = vial_is_host_tool(path);
+    int rc = locate(plan->path, sizeof plan->path, virtual_path, sizeof virtual_path, path);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i <= argc; i++)
+        plan->argv[i] = argv ? argv[i] : NULL;
+    if (plan->host_tool)
+        return 0;
+    /* scripts: the interpreter must come from the bubble too */
+    for (int depth = 0; depth < EXEC_MAX_INTERPRETERS; depth++) {
+        char interpreter[PATH_MAX], argument[PATH_MAX], real[PATH_MAX], shown[PATH_MAX];
+        if (!read_shebang(plan->path, interpreter, sizeof interpreter, argument, sizeof argument))
+            break;
+        if ((rc = locate(real, sizeof real, shown, sizeof shown, interpreter)) < 0)
+            return rc;
+        /* argv: interpreter [argument] script args... */
+        size_t extra = argument[0] ? 2 : 1;
+        if (argc + extra + 1 >= EXEC_MAX_ARGS)
+            return -E2BIG;
+        snprintf(plan->script, sizeof plan->script, "%s", virtual_path);
+        snprintf(plan->interpreter, sizeof plan->interpreter, "%s", interpreter);
+        snprintf(plan->interpreter_argument, sizeof plan->interpreter_argument, "%s", argument);
+        memmove(plan->argv + extra + 1, plan->argv + 1, argc * sizeof *plan->argv);
+        plan->argv[0] = plan->interpreter;
+        if (argument[0])
+            plan->argv[1] = plan->interpreter_argument;
+        plan->argv[extra] = plan->script;
+        argc += extra;
+        snprintf(plan->path, sizeof plan->path, "%s", real);
+        snprintf(virtual_path, sizeof virtual_path, "%s", shown);
+    }
+    warn_if_escaping(plan->path, virtual_path);
+    vial_log(2, "exec %s -> %s", virtual_path, plan->path);
+    return 0;
+}
+
+/* The host's environment for a host tool: our variables removed. */
+static char **host_env(char *const envp[], char **storage, size_t slots)
+{
+    size_t n = 0;
+    for (size_t i = 0; envp && envp[i] && n + 1 < slots; i++) {
+        if (strncmp(envp[i], "VIAL_SESSION=", 13) == 0 || strncmp(envp[i], "LD_AUDIT=", 9) == 0)
+            continue;
+        if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0 && strstr(envp[i], vial_session.preload))
+            continue; /* the app's own preloads went in with ours; the host never had them */
+        storage[n++] = envp[i];
+    }
+    storage[n] = NULL;
+    return storage;
+}
+
+static int exec_core(const char *path, char *const argv[], char *const envp[])
+{
+    if (vial_busy || vial_preload_init() != 1)
+        return REAL(execve)(path, argv, envp);
+    struct exec_plan *plan = malloc(sizeof *plan);
+    if (!plan) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = plan_exec(plan, path, argv);
+    if (rc < 0) {
+        free(plan);
+        errno = -rc;
+        return -1;
+    }
+    char *slots[512], text[3 * PATH_MAX + 4096];
+    int allocated = 0;
+    char **env = plan->host_tool ? host_env(envp, slots, sizeof slots / sizeof slots[0])
+                                 : vial_child_env(envp, slots, sizeof slots / sizeof slots[0],
+                                                  text, sizeof text, &allocated);
+    REAL(execve)(plan->path, plan->argv, env);
+    int saved = errno;
+    if (allocated)
+        free(env);
+    free(plan);
+    errno = saved;
+    return -1;
+}
+
+int execve(const char *path, char *const argv[], char *const envp[])
+{
+    return exec_core(path, argv, envp);
+}
+
+/* PATH search through the bubble: image entries count like host files. */
+static int search_path(char *out, size_t size, const char *file, const char *search)
+{
+    if (strchr(file, '/')) {
+        snprintf(out, size, "%s", file);
+        return 0;
+    }
+    if (!search)
+        search = "/usr/local/bin:/usr/bin:/bin";
+    int last_error = ENOENT;
+    for (const char *p = search;; p += strcspn(p, ":") + 1) {
+        size_t n = strcspn(p, ":");
+        if ((size_t)snprintf(out, size, "%.*s/%s", (int)n, n ? p : ".", file) < size) {
+            struct stat st;
+            if (vial_stat_path(out, &st) == 0) { /* sees the image */
+                if (S_ISREG(st.st_mode) && (st.st_mode & 0111))
+                    return 0;
+                last_error = EACCES;
+            }
+        }
+        if (p[n] == '\0')
+            break;
+    }
+    return -last_error;
+}
+
+/* The variable's value in envp, as execvpe looks it up. */
+static const char *env_value(char *const envp[], const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (strncmp(envp[i], name, n) == 0 && envp[i][n] == '=')
+            return envp[i] + n + 1;
+    return NULL;
+}
+
+static int execvpe_core(const char *file, char *const argv[], char *const envp[])
+{
+    char path[PATH_MAX];
+    int rc = search_path(path, sizeof path, file, getenv("PATH"));
+    if (rc < 0) {
+        errno = -rc;
+        return -1;
+    }
+    return exec_core(path, argv, envp);
+}
+
+int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    if (vial_busy || vial_preload_init() != 1)
+        return REAL(execvpe)(file, argv, envp);
+    return execvpe_core(file, argv, envp);
+}
+
+int execv(const char *path, char *const argv[]) { return exec_core(path, argv, environ); }
+int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
+
+#define COLLECT_ARGS(first, argv, last_arg_out)                                                    \
+    char *argv[EXEC_MAX_ARGS];                                                                     \
+    do {                                                                                           \
+        va_list ap;                                                                                \
+        va_start(ap, first);                                                                       \
+        size_t i = 0;                                                                              \
+        argv[i++] = (char *)first;                                                                 \
+        while (i < EXEC_MAX_ARGS - 1 && (argv[i] = va_arg(ap, char *)))                            \
+            i++;                                                                                   \
+        argv[i] = NULL;                                                                            \
+        last_arg_out = va_arg(ap, char **);                                                        \
+        va_end(ap);                                                                                \
+    } while (0)
+
+int execl(const char *path, const char *arg, ...)
+{
+    char **unused;
+    COLLECT_ARGS(arg, argv, unused);
+    (void)unused;
+    return exec_core(path, argv, environ);
+}
+int execlp(const char *file, const char *arg, ...)
+{
+    char **unused;
+    COLLECT_ARGS(arg, argv, unused);
+    (void)unused;
+    return execvpe(file, argv, environ);
+}
+int execle(const char *path, const char *arg, ...)
+{
+    char **envp;
+    COLLECT_ARGS(arg, argv, envp);
+    return exec_core(path, argv, envp);
+}
+
+int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    int allocated = 0;
+    char *slots[512], text[3 * PATH_MAX + 4096];
+    if (vial_busy || vial_preload_init() != 1)
+        return REAL(fexecve)(fd, argv, envp);
+    char **env = vial_child_env(envp, slots, 512, text, sizeof text, &allocated);
+    int rc = REAL(fexecve)(fd, argv, env);
+    if (allocated)
+        free(env);
+    return rc;
+}
+
+static int spawn_core(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                      const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    if (vial_busy || vial_preload_init() != 1)
+        return REAL(posix_spawn)(pid, path, actions, attr, argv, envp);
+    struct exec_plan *plan = malloc(sizeof *plan);
+    if (!plan)
+        return ENOMEM;
+    int rc = plan_exec(plan, path, argv);
+    if (rc < 0) {
+        free(plan);
+        return -rc;
+    }
+    char *slots[512], text[3 * PATH_MAX + 4096];
+    int allocated = 0;
+    char **env = plan->host_tool ? host_env(envp, slots, 512)
+                                 : vial_child_env(envp, slots, 512, text, sizeof text, &allocated);
+    rc = REAL(posix_spawn)(pid, plan->path, actions, attr, plan->argv, env);
+    if (allocated)
+        free(env);
+    free(plan);
+    return rc;
+}
+
+int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    return spawn_core(pid, path, actions, attr, argv, envp);
+}
+
+int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
+                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    char path[PATH_MAX];
+    if (vial_busy || vial_preload_init() != 1)
+        return REAL(posix_spawnp)(pid, file, actions, attr, argv, envp);
+    int rc = search_path(path, sizeof path, file, env_value(envp, "PATH") ?: getenv("PATH"));
+    if (rc < 0)
+        return -rc;
+    return spawn_core(pid, path, actions, attr, argv, envp);
+}
+
+/* system and popen start /bin/sh internally; the shell is in the bubble as
+ * long as the environment still says so, so put it back first. */
+static void restore_session_environment(void)
+{
+    if (vial_preload_init() != 1)
+        return;
+    const char *preload = getenv("LD_PRELOAD");
+    if (!preload || !strstr(preload, vial_session.preload)) {
+        char value[2 * PATH_MAX];
+        snprintf(value, sizeof value, "%s%s%s", vial_session.preload, preload ? ":" : "",
+                 preload ? preload : "");
+        setenv("LD_PRELOAD", value, 1);
+    }
+    const char *audit = getenv("LD_AUDIT");
+    if (!audit || !strstr(audit, vial_session.preload))
+        setenv("LD_AUDIT", vial_session.preload, 1);
+    if (!getenv("VIAL_SESSION"))
+        setenv("VIAL_SESSION", vial_session.session_path, 1);
+}
+
+int system(const char *command)
+{
+    if (!vial_busy && command)
+        restore_session_environment();
+    return REAL(system)(command);
+}
+
+FILE *popen(const char *command, const char *type)
+{
+    if (!vial_busy)
+        restore_session_environment();
+    return REAL(popen)(command, type);
+}
+
+/* ------------------------------------------------------------- dlopen */
+
+void *dlopen(const char *file, int flags)
+{
+    if (vial_busy || !file || !strchr(file, '/'))
+        return REAL(dlopen)(file, flags);
+    struct vial_route_result r;
+    char real[PATH_MAX];
+    vial_route(&r, AT_FDCWD, file, 1);
+    if (r.route == VIAL_ROUTE_IMAGE) {
+        if (vial_preload_materialize(real, sizeof real, r.vfs.entry) < 0)
+            return NULL; /* dlerror() reports the host path missing */
+        vial_log(2, "dlopen %s -> %s", r.vfs.path, real);
+        return REAL(dlopen)(real, flags);
+    }
+    if (r.route == VIAL_ROUTE_HOST)
+        return REAL(dlopen)(r.vfs.path, flags);
+    return REAL(dlopen)(file, flags);
+}
+
+/* --------------------------------------------------------------- syscall */
+
+int vial_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx);
+
+/* Path system calls made through syscall(2) (libuv's statx, for one) go
+ * through the same hooks; everything else is passed on untouched. */
+long syscall(long number, ...)
+{
+    va_list ap;
+    va_start(ap, number);
+    long a[6];
+    for (int i = 0; i < 6; i++)
+        a[i] = va_arg(ap, long);
+    va_end(ap);
+    if (!vial_busy) {
+        switch (number) {
+        case SYS_open:
+            return open((const char *)a[0], (int)a[1], (mode_t)a[2]);
+        case SYS_openat:
+            return openat((int)a[0], (const char *)a[1], (int)a[2], (mode_t)a[3]);
+        case SYS_stat:
+            return stat((const char *)a[0], (struct stat *)a[1]);
+        case SYS_lstat:
+            return lstat((const char *)a[0], (struct stat *)a[1]);
+        case SYS_newfstatat:
+            return fstatat((int)a[0], (const char *)a[1], (struct stat *)a[2], (int)a[3]);
+        case SYS_statx:
+            return vial_statx_core((int)a[0], (const char *)a[1], (int)a[2], (unsigned)a[3],
+                                   (struct statx *)a[4]);
+        case SYS_access:
+            return access((const char *)a[0], (int)a[1]);
+        case SYS_faccessat:
+        case SYS_faccessat2:
+            return faccessat((int)a[0], (const char *)a[1], (int)a[2],
+                             number == SYS_faccessat2 ? (int)a[3] : 0);
+        case SYS_readlink:
+            return readlink((const char *)a[0], (char *)a[1], (size_t)a[2]);
+        case SYS_readlinkat:
+            return readlinkat((int)a[0], (const char *)a[1], (char *)a[2], (size_t)a[3]);
+        case SYS_execve:
+            return execve((const char *)a[0], (char *const *)a[1], (char *const *)a[2]);
+        case SYS_chdir:
+            return chdir((const char *)a[0]);
+        default:
+            break;
+        }
+    }
+    return REAL(syscall)(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+}
+
+/* ------------------------------------------------- launcher entry point */
+
+/* Used by `vial run`/`vial exec`: the launcher's child dlopens this
+ * library and execs through it, so that the first program gets exactly
+ * the treatment its own children will get. Returns only on failure,
+ * with errno set. */
+int vial_preload_launch(const char *file, char *const argv[], char *const envp[]);
+int vial_preload_launch(const char *file, char *const argv[], char *const envp[])
+{
+    /* loaded with dlopen here: our exported names bind to libc's, so only
+     * internal functions may be called */
+    if (vial_preload_init() != 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    return execvpe_core(file, argv, envp);
+}

@@ -1,0 +1,812 @@
+/*
+ * hooks_fs.c - the libc file API: open, stat, access, readlink, realpath,
+ * cwd, descriptors, and the write calls that image paths refuse (EROFS
+ * until the copy-on-write layer exists).
+ *
+ * Every public symbol here is a thin wrapper: the fortify, 64-bit and
+ * legacy variants all land in one core function per operation.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+#define PASS_IF_BUSY(call)                                                                         \
+    do {                                                                                           \
+        if (vial_busy)                                                                             \
+            return call;                                                                           \
+    } while (0)
+
+static int fail(int error)
+{
+    errno = error;
+    return -1;
+}
+
+/* ------------------------------------------------------------------ open */
+
+static int is_write(int flags)
+{
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_CREAT)) ||
+           (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+/* Whether the parent of a host path is an image directory: creating there
+ * would write to the host (or fail oddly), so it is refused for now. */
+static int parent_in_image(const char *path)
+{
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (!slash || slash == parent)
+        return 0;
+    *slash = '\0';
+    struct vial_vfs_result r;
+    struct stat st;
+    if (vial_vfs_resolve(&r, vial_session.image, parent, 1) < 0 || r.kind != VIAL_VFS_IMAGE)
+        return 0;
+    vial_busy++;
+    int host_has_it = stat(parent, &st) == 0;
+    vial_busy--;
+    return !host_has_it;
+}
+
+static int open_core(int dirfd, const char *path, int flags, mode_t mode)
+{
+    struct vial_route_result r;
+    char real[PATH_MAX];
+    int fd;
+    vial_route(&r, dirfd, path, !(flags & O_NOFOLLOW));
+    switch (r.route) {
+    case VIAL_ROUTE_PASS:
+        return REAL(openat)(dirfd, path, flags, mode);
+    case VIAL_ROUTE_ERROR:
+        return fail(r.error);
+    case VIAL_ROUTE_HOST:
+        if ((flags & O_CREAT) && parent_in_image(r.vfs.path))
+            return fail(EROFS);
+        vial_log(2, "open %s -> host %s", path, r.vfs.path);
+        return REAL(openat)(AT_FDCWD, r.vfs.path, flags, mode);
+    case VIAL_ROUTE_IMAGE:
+        break;
+    }
+    struct vial_entry e;
+    if (vial_image_entry(&e, vial_session.image, r.vfs.entry) < 0)
+        return fail(EIO);
+    if ((flags & O_CREAT) && (flags & O_EXCL))
+        return fail(EEXIST);
+    if (e.primary_type == VIAL_ENTRY_SYMLINK) /* only reached with O_NOFOLLOW */
+        return (flags & O_PATH) ? fail(EROFS) : fail(ELOOP);
+    if (e.primary_type == VIAL_ENTRY_DIRECTORY) {
+        if ((flags & O_ACCMODE) != O_RDONLY)
+            return fail(EISDIR);
+        if (vial_preload_directory(real, sizeof real, r.vfs.path) < 0)
+            return fail(EIO);
+        fd = REAL(openat)(AT_FDCWD, real, flags | O_DIRECTORY, mode);
+        if (fd >= 0)
+            vial_fd_set_directory(fd, r.vfs.path);
+        vial_log(2, "open %s -> directory %s = %d", r.vfs.path, real, fd);
+        return fd;
+    }
+    if (flags & O_DIRECTORY)
+        return fail(ENOTDIR);
+    if (is_write(flags))
+        return fail(EROFS);
+    int rc = vial_preload_materialize(real, sizeof real, r.vfs.entry);
+    if (rc < 0)
+        return fail(rc == -ENOSPC ? ENOSPC : EIO);
+    fd = REAL(openat)(AT_FDCWD, real, flags, mode);
+    if (fd >= 0)
+        vial_fd_set_file(fd, r.vfs.entry);
+    vial_log(2, "open %s -> %s = %d", r.vfs.path, real, fd);
+    return fd;
+}
+
+static mode_t mode_argument(int flags, va_list ap)
+{
+    return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ? (mode_t)va_arg(ap, int) : 0;
+}
+
+#define OPEN_WRAPPER(name, real_call)                                                              \
+    int name(const char *path, int flags, ...)                                                     \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        va_start(ap, flags);                                                                       \
+        mode_t mode = mode_argument(flags, ap);                                                    \
+        va_end(ap);                                                                                \
+        PASS_IF_BUSY(real_call);                                                                   \
+        return open_core(AT_FDCWD, path, flags, mode);                                             \
+    }
+OPEN_WRAPPER(open, REAL(open)(path, flags, mode))
+OPEN_WRAPPER(open64, REAL(open64)(path, flags, mode))
+
+#define OPENAT_WRAPPER(name, real_call)                                                            \
+    int name(int dirfd, const char *path, int flags, ...)                                          \
+    {                                                                                              \
+        va_list ap;                                                                                \
+        va_start(ap, flags);                                                                       \
+        mode_t mode = mode_argument(flags, ap);                                                    \
+        va_end(ap);                                                                                \
+        PASS_IF_BUSY(real_call);                                                                   \
+        return open_core(dirfd, path, flags, mode);                                                \
+    }
+OPENAT_WRAPPER(openat, REAL(openat)(dirfd, path, flags, mode))
+OPENAT_WRAPPER(openat64, REAL(openat64)(dirfd, path, flags, mode))
+
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat64_2(int dirfd, const char *path, int flags);
+int __open_2(const char *path, int flags) { return open_core(AT_FDCWD, path, flags, 0); }
+int __open64_2(const char *path, int flags) { return open_core(AT_FDCWD, path, flags, 0); }
+int __openat_2(int dirfd, const char *path, int flags) { return open_core(dirfd, path, flags, 0); }
+int __openat64_2(int dirfd, const char *path, int flags)
+{
+    return open_core(dirfd, path, flags, 0);
+}
+int creat(const char *path, mode_t mode)
+{
+    return open_core(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+int creat64(const char *path, mode_t mode)
+{
+    return open_core(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+/* glibc's fopen opens internally, past our open: hook it as well. */
+static FILE *fopen_core(const char *path, const char *mode, FILE *(*real)(const char *, const char *))
+{
+    struct vial_route_result r;
+    char real_path[PATH_MAX];
+    int writing = strpbrk(mode, "wa+") != NULL;
+    vial_route(&r, AT_FDCWD, path, 1);
+    switch (r.route) {
+    case VIAL_ROUTE_PASS:
+        return real(path, mode);
+    case VIAL_ROUTE_ERROR:
+        errno = r.error;
+        return NULL;
+    case VIAL_ROUTE_HOST:
+        if (writing && parent_in_image(r.vfs.path)) {
+            errno = EROFS;
+            return NULL;
+        }
+        return real(r.vfs.path, mode);
+    case VIAL_ROUTE_IMAGE:
+        break;
+    }
+    struct vial_entry e;
+    if (vial_image_entry(&e, vial_session.image, r.vfs.entry) < 0) {
+        errno = EIO;
+        return NULL;
+    }
+    if (e.primary_type == VIAL_ENTRY_DIRECTORY) {
+        if (writing) {
+            errno = EISDIR;
+            return NULL;
+        }
+        if (vial_preload_directory(real_path, sizeof real_path, r.vfs.path) < 0) {
+            errno = EIO;
+            return NULL;
+        }
+        return real(real_path, mode);
+    }
+    if (writing) {
+        errno = EROFS;
+        return NULL;
+    }
+    int rc = vial_preload_materialize(real_path, sizeof real_path, r.vfs.entry);
+    if (rc < 0) {
+        errno = rc == -ENOSPC ? ENOSPC : EIO;
+        return NULL;
+    }
+    FILE *f = real(real_path, mode);
+    if (f)
+        vial_fd_set_file(fileno(f), r.vfs.entry);
+    vial_log(2, "fopen %s -> %s", r.vfs.path, real_path);
+    return f;
+}
+
+FILE *fopen(const char *path, const char *mode)
+{
+    PASS_IF_BUSY(REAL(fopen)(path, mode));
+    return fopen_core(path, mode, REAL(fopen));
+}
+FILE *fopen64(const char *path, const char *mode)
+{
+    PASS_IF_BUSY(REAL(fopen64)(path, mode));
+    return fopen_core(path, mode, REAL(fopen64));
+}
+
+/* ------------------------------------------------------------------ stat */
+
+static int stat_core(int dirfd, const char *path, struct stat *st, int flags)
+{
+    struct vial_route_result r;
+    if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+        uint32_t entry;
+        if (vial_fd_file(dirfd, &entry)) {
+            vial_preload_stat(st, entry);
+            return 0;
+        }
+        return REAL(fstatat)(dirfd, path, st, flags);
+    }
+    vial_route(&r, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
+    switch (r.route) {
+    case VIAL_ROUTE_PASS:
+        return REAL(fstatat)(dirfd, path, st, flags);
+    case VIAL_ROUTE_ERROR:
+        return fail(r.error);
+    case VIAL_ROUTE_HOST:
+        return REAL(fstatat)(AT_FDCWD, r.vfs.path, st, flags);
+    case VIAL_ROUTE_IMAGE:
+        vial_preload_stat(st, r.vfs.entry);
+        vial_log(2, "stat %s -> image entry %u", r.vfs.path, r.vfs.entry);
+        return 0;
+    }
+    return fail(EIO);
+}
+
+int vial_stat_path(const char *path, struct stat *st)
+{
+    return stat_core(AT_FDCWD, path, st, 0);
+}
+
+int stat(const char *path, struct stat *st)
+{
+    PASS_IF_BUSY(REAL(stat)(path, st));
+    return stat_core(AT_FDCWD, path, st, 0);
+}
+int lstat(const char *path, struct stat *st)
+{
+    PASS_IF_BUSY(REAL(lstat)(path, st));
+    return stat_core(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+}
+int fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+    PASS_IF_BUSY(REAL(fstatat)(dirfd, path, st, flags));
+    return stat_core(dirfd, path, st, flags);
+}
+/* On x86_64 struct stat64 is struct stat. */
+int stat64(const char *path, struct stat64 *st) { return stat(path, (struct stat *)st); }
+int lstat64(const char *path, struct stat64 *st) { return lstat(path, (struct stat *)st); }
+int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
+{
+    return fstatat(dirfd, path, (struct stat *)st, flags);
+}
+
+int fstat(int fd, struct stat *st)
+{
+    uint32_t entry;
+    if (!vial_busy && vial_fd_file(fd, &entry)) {
+        vial_preload_stat(st, entry);
+        return 0;
+    }
+    return REAL(fstat)(fd, st);
+}
+int fstat64(int fd, struct stat64 *st) { return fstat(fd, (struct stat *)st); }
+
+/* The legacy symbols binaries built before glibc 2.33 still call. */
+int __xstat(int version, const char *path, struct stat *st);
+int __lxstat(int version, const char *path, struct stat *st);
+int __fxstat(int version, int fd, struct stat *st);
+int __fxstatat(int version, int dirfd, const char *path, struct stat *st, int flags);
+int __xstat64(int version, const char *path, struct stat64 *st);
+int __lxstat64(int version, const char *path, struct stat64 *st);
+int __fxstat64(int version, int fd, struct stat64 *st);
+int __fxstatat64(int version, int dirfd, const char *path, struct stat64 *st, int flags);
+int __xstat(int version, const char *path, struct stat *st)
+{
+    (void)version;
+    return stat(path, st);
+}
+int __lxstat(int version, const char *path, struct stat *st)
+{
+    (void)version;
+    return lstat(path, st);
+}
+int __fxstat(int version, int fd, struct stat *st)
+{
+    (void)version;
+    return fstat(fd, st);
+}
+int __fxstatat(int version, int dirfd, const char *path, struct stat *st, int flags)
+{
+    (void)version;
+    return fstatat(dirfd, path, st, flags);
+}
+int __xstat64(int version, const char *path, struct stat64 *st)
+{
+    (void)version;
+    return stat(path, (struct stat *)st);
+}
+int __lxstat64(int version, const char *path, struct stat64 *st)
+{
+    (void)version;
+    return lstat(path, (struct stat *)st);
+}
+int __fxstat64(int version, int fd, struct stat64 *st)
+{
+    (void)version;
+    return fstat(fd, (struct stat *)st);
+}
+int __fxstatat64(int version, int dirfd, const char *path, struct stat64 *st, int flags)
+{
+    (void)version;
+    return fstatat(dirfd, path, (struct stat *)st, flags);
+}
+
+static void fill_statx(struct statx *sx, const struct stat *st)
+{
+    memset(sx, 0, sizeof *sx);
+    sx->stx_mask = STATX_BASIC_STATS;
+    sx->stx_blksize = (uint32_t)st->st_blksize;
+    sx->stx_nlink = (uint32_t)st->st_nlink;
+    sx->stx_uid = st->st_uid;
+    sx->stx_gid = st->st_gid;
+    sx->stx_mode = (uint16_t)st->st_mode;
+    sx->stx_ino = st->st_ino;
+    sx->stx_size = (uint64_t)st->st_size;
+    sx->stx_blocks = (uint64_t)st->st_blocks;
+    sx->stx_atime.tv_sec = sx->stx_mtime.tv_sec = sx->stx_ctime.tv_sec = st->st_mtim.tv_sec;
+    sx->stx_atime.tv_nsec = sx->stx_mtime.tv_nsec = sx->stx_ctime.tv_nsec =
+        (uint32_t)st->st_mtim.tv_nsec;
+    sx->stx_dev_major = major(st->st_dev);
+    sx->stx_dev_minor = minor(st->st_dev);
+}
+
+int vial_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx);
+int vial_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
+{
+    struct vial_route_result r;
+    struct stat st;
+    uint32_t entry;
+    if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH) && vial_fd_file(dirfd, &entry)) {
+        vial_preload_stat(&st, entry);
+        fill_statx(sx, &st);
+        return 0;
+    }
+    vial_route(&r, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
+    switch (r.route) {
+    case VIAL_ROUTE_PASS:
+        return REAL(statx)(dirfd, path, flags, mask, sx);
+    case VIAL_ROUTE_ERROR:
+        return fail(r.error);
+    case VIAL_ROUTE_HOST:
+        return REAL(statx)(AT_FDCWD, r.vfs.path, flags, mask, sx);
+    case VIAL_ROUTE_IMAGE:
+        vial_preload_stat(&st, r.vfs.entry);
+        fill_statx(sx, &st);
+        return 0;
+    }
+    return fail(EIO);
+}
+
+int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
+{
+    PASS_IF_BUSY(REAL(statx)(dirfd, path, flags, mask, sx));
+    return vial_statx_core(dirfd, path, flags, mask, sx);
+}
+
+/* ---------------------------------------------------------------- access */
+
+static int access_core(int dirfd, const char *path, int mode, int flags)
+{
+    struct vial_route_result r;
+    vial_route(&r, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
+    switch (r.route) {
+    case VIAL_ROUTE_PASS:
+        return REAL(faccessat)(dirfd, path, mode, flags);
+    case VIAL_ROUTE_ERROR:
+        return fail(r.error);
+    case VIAL_ROUTE_HOST:
+        return REAL(faccessat)(AT_FDCWD, r.vfs.path, mode, flags);
+    case VIAL_ROUTE_IMAGE:
+        break;
+    }
+    struct vial_entry e;
+    if (vial_image_entry(&e, vial_session.image, r.vfs.entry) < 0)
+        return fail(EIO);
+    if (mode & W_OK)
+        return fail(EROFS);
+    if ((mode & X_OK) && !(e.mode & 0111))
+        return fail(EACCES);
+    /* image files are readable by whoever runs the image */
+    return 0;
+}
+
+int access(const char *path, int mode)
+{
+    PASS_IF_BUSY(REAL(access)(path, mode));
+    return access_core(AT_FDCWD, path, mode, 0);
+}
+int faccessat(int dirfd, const char *path, int mode, int flags)
+{
+    PASS_IF_BUSY(REAL(faccessat)(dirfd, path, mode, flags));
+    return access_core(dirfd, path, mode, flags);
+}
+int euidaccess(const char *path, int mode)
+{
+    PASS_IF_BUSY(REAL(euidaccess)(path, mode));
+    return access_core(AT_FDCWD, path, mode, AT_EACCESS);
+}
+int eaccess(const char *path, int mode) { return euidaccess(path, mode); }
+
+/* -------------------------------------------------------------- readlink */
+
+static ssize_t readlink_core(int dirfd, const char *path, char *buf, size_t size)
+{
+    struct vial_route_result r;
+    char real[PATH_MAX];
+    ssize_t n;
+    vial_route(&r, dirfd, path, 0);
+    switch (r.route) {
+    case VIAL_ROUTE_ERROR:
+        return fail(r.error);
+    case VIAL_ROUTE_PASS:
+    case VIAL_ROUTE_HOST:
+        /* /proc/self/exe, /proc/self/fd/N, /proc/self/cwd and friends name
+         * view paths: give the application its virtual ones */
+        n = REAL(readlinkat)(r.route == VIAL_ROUTE_PASS ? dirfd : AT_FDCWD,
+                             r.route == VIAL_ROUTE_PASS ? path : r.vfs.path, real,
+                             sizeof real - 1);
+        if (n < 0)
+            return n;
+        real[n] = '\0';
+        if (vial_session.ready == 1)
+            vial_preload_unview(real, sizeof real);
+        n = (ssize_t)strlen(real);
+        if ((size_t)n > size)
+            n = (ssize_t)size;
+        memcpy(buf, real, (size_t)n);
+        return n;
+    case VIAL_ROUTE_IMAGE:
+        break;
+    }
+    const char *target;
+    size_t length;
+    if (vial_image_readlink(&target, &length, vial_session.image, r.vfs.entry) < 0)
+        return fail(EINVAL);
+    if (length > size)
+        length = size;
+    memcpy(buf, target, length);
+    return (ssize_t)length;
+}
+
+ssize_t readlink(const char *path, char *buf, size_t size)
+{
+    PASS_IF_BUSY(REAL(readlink)(path, buf, size));
+    return readlink_core(AT_FDCWD, path, buf, size);
+}
+ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
+{
+    PASS_IF_BUSY(REAL(readlinkat)(dirfd, path, buf, size));
+    return readlink_core(dirfd, path, buf, size);
+}
+ssize_t __readlink_chk(const char *path, char *buf, size_t size, size_t buflen);
+ssize_t __readlink_chk(const char *path, char *buf, size_t size, size_t buflen)
+{
+    (void)buflen;
+    return readlink(path, buf, size);
+}
+ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t size, size_t buflen);
+ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t size, size_t buflen)
+{
+    (void)buflen;
+    return readlinkat(dirfd, path, buf, size);
+}
+
+/* -------------------------------------------------------------- realpath */
+
+char *realpath(const char *path, char *resolved)
+{
+    PASS_IF_BUSY(REAL(realpath)(path, resolved));
+    struct vial_route_result r;
+    char real[PATH_MAX];
+    vial_route(&r, AT_FDCWD, path, 1);
+    if (r.route == VIAL_ROUTE_ERROR) {
+        errno = r.error;
+        return NULL;
+    }
+    if (r.route == VIAL_ROUTE_IMAGE) {
+        snprintf(real, sizeof real, "%s", r.vfs.path);
+    } else {
+        vial_busy++;
+        char *ok = REAL(realpath)(r.route == VIAL_ROUTE_PASS ? path : r.vfs.path, real);
+        vial_busy--;
+        if (!ok)
+            return NULL;
+        if (vial_session.ready == 1)
+            vial_preload_unview(real, sizeof real);
+    }
+    if (!resolved) {
+        vial_busy++;
+        resolved = strdup(real);
+        vial_busy--;
+        return resolved;
+    }
+    strcpy(resolved, real);
+    return resolved;
+}
+char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
+char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen)
+{
+    (void)resolvedlen;
+    return realpath(path, resolved);
+}
+char *canonicalize_file_name(const char *path) { return realpath(path, NULL); }
+
+/* ------------------------------------------------------------------- cwd */
+
+char *getcwd(char *buf, size_t size)
+{
+    char *result = REAL(getcwd)(buf, size);
+    if (!result || vial_busy || vial_preload_init() != 1)
+        return result;
+    size_t capacity = buf ? size : strlen(result) + 1;
+    if (vial_preload_unview(result, capacity) && !buf) {
+        /* glibc allocated it: the virtual path is shorter, it fits */
+    }
+    return result;
+}
+char *get_current_dir_name(void) { return getcwd(NULL, 0); }
+char *__getcwd_chk(char *buf, size_t size, size_t buflen);
+char *__getcwd_chk(char *buf, size_t size, size_t buflen)
+{
+    (void)buflen;
+    return getcwd(buf, size);
+}
+
+int chdir(const char *path)
+{
+    PASS_IF_BUSY(REAL(chdir)(path));
+    struct vial_route_result r;
+    char real[PATH_MAX];
+    vial_route(&r, AT_FDCWD, path, 1);
+    int rc;
+    switch (r.route) {
+    case VIAL_ROUTE_ERROR:
+        return fail(r.error);
+    case VIAL_ROUTE_PASS:
+        rc = REAL(chdir)(path);
+        break;
+    case VIAL_ROUTE_HOST:
+        rc = REAL(chdir)(r.vfs.path);
+        break;
+    case VIAL_ROUTE_IMAGE: {
+        struct vial_entry e;
+        if (vial_image_entry(&e, vial_session.image, r.vfs.entry) < 0)
+            return fail(EIO);
+        if (e.primary_type != VIAL_ENTRY_DIRECTORY)
+            return fail(ENOTDIR);
+        if (vial_preload_directory(real, sizeof real, r.vfs.path) < 0)
+            return fail(EIO);
+        rc = REAL(chdir)(real);
+        break;
+    }
+    default:
+        return fail(EIO);
+    }
+    if (rc == 0 && vial_session.ready == 1)
+        vial_cwd_refresh();
+    return rc;
+}
+
+int fchdir(int fd)
+{
+    int rc = REAL(fchdir)(fd);
+    if (rc == 0 && !vial_busy && vial_session.ready == 1)
+        vial_cwd_refresh();
+    return rc;
+}
+
+/* ------------------------------------------------------------ descriptors */
+
+int close(int fd)
+{
+    vial_fd_clear(fd);
+    return REAL(close)(fd);
+}
+int dup(int fd)
+{
+    int copy = REAL(dup)(fd);
+    if (copy >= 0)
+        vial_fd_copy(fd, copy);
+    return copy;
+}
+int dup2(int fd, int to)
+{
+    int rc = REAL(dup2)(fd, to);
+    if (rc >= 0)
+        vial_fd_copy(fd, to);
+    return rc;
+}
+int dup3(int fd, int to, int flags)
+{
+    int rc = REAL(dup3)(fd, to, flags);
+    if (rc >= 0)
+        vial_fd_copy(fd, to);
+    return rc;
+}
+int close_range(unsigned first, unsigned last, int flags)
+{
+    int rc = REAL(close_range)(first, last, flags);
+    if (rc == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
+        for (unsigned fd = first; fd <= last && fd < VIAL_FD_TABLE_SIZE; fd++)
+            vial_fd_clear((int)fd);
+    return rc;
+}
+int fcntl(int fd, int command, ...)
+{
+    va_list ap;
+    va_start(ap, command);
+    void *argument = va_arg(ap, void *);
+    va_end(ap);
+    int rc = REAL(fcntl)(fd, command, argument);
+    if (rc >= 0 && (command == F_DUPFD || command == F_DUPFD_CLOEXEC))
+        vial_fd_copy(fd, rc);
+    return rc;
+}
+int fcntl64(int fd, int command, ...)
+{
+    va_list ap;
+    va_start(ap, command);
+    void *argument = va_arg(ap, void *);
+    va_end(ap);
+    return fcntl(fd, command, argument);
+}
+
+/* ---------------------------------------------------------------- xattrs */
+
+static ssize_t image_getxattr(uint32_t entry, const char *name, void *value, size_t size)
+{
+    for (uint32_t i = 0;; i++) {
+        struct vial_xattr x;
+        if (vial_image_xattr(&x, vial_session.image, entry, i) < 0)
+            return fail(ENODATA);
+        if (x.name_length != strlen(name) || memcmp(x.name, name, x.name_length) != 0)
+            continue;
+        if (size == 0)
+            return (ssize_t)x.value_length;
+        if (x.value_length > size)
+            return fail(ERANGE);
+        memcpy(value, x.value, x.value_length);
+        return (ssize_t)x.value_length;
+    }
+}
+
+static ssize_t image_listxattr(uint32_t entry, char *list, size_t size)
+{
+    size_t total = 0;
+    for (uint32_t i = 0;; i++) {
+        struct vial_xattr x;
+        if (vial_image_xattr(&x, vial_session.image, entry, i) < 0)
+            break;
+        if (size) {
+            if (total + x.name_length + 1 > size)
+                return fail(ERANGE);
+            memcpy(list + total, x.name, x.name_length);
+            list[total + x.name_length] = '\0';
+        }
+        total += x.name_length + 1;
+    }
+    return (ssize_t)total;
+}
+
+#define XATTR_HOOK(name, follow, args, real_args, image_call)                                          ssize_t name args                                                                                  {                                                                                                      struct vial_route_result r;                                                                        if (vial_busy)                                                                                         return REAL(name) real_args;                                                                   vial_route(&r, AT_FDCWD, path, follow);                                                            switch (r.route) {                                                                                 case VIAL_ROUTE_IMAGE:                                                                                 return image_call;                                                                             case VIAL_ROUTE_ERROR:                                                                                 return fail(r.error);                                                                          case VIAL_ROUTE_HOST:                                                                                  path = r.vfs.path;                                                                                 /* fall through */                                                                             default:                                                                                               return REAL(name) real_args;                                                                   }                                                                                              }
+XATTR_HOOK(getxattr, 1, (const char *path, const char *name, void *value, size_t size),
+           (path, name, value, size), image_getxattr(r.vfs.entry, name, value, size))
+XATTR_HOOK(lgetxattr, 0, (const char *path, const char *name, void *value, size_t size),
+           (path, name, value, size), image_getxattr(r.vfs.entry, name, value, size))
+XATTR_HOOK(listxattr, 1, (const char *path, char *list, size_t size), (path, list, size),
+           image_listxattr(r.vfs.entry, list, size))
+XATTR_HOOK(llistxattr, 0, (const char *path, char *list, size_t size), (path, list, size),
+           image_listxattr(r.vfs.entry, list, size))
+
+ssize_t fgetxattr(int fd, const char *name, void *value, size_t size)
+{
+    uint32_t entry;
+    if (!vial_busy && vial_fd_file(fd, &entry))
+        return image_getxattr(entry, name, value, size);
+    return REAL(fgetxattr)(fd, name, value, size);
+}
+
+ssize_t flistxattr(int fd, char *list, size_t size)
+{
+    uint32_t entry;
+    if (!vial_busy && vial_fd_file(fd, &entry))
+        return image_listxattr(entry, list, size);
+    return REAL(flistxattr)(fd, list, size);
+}
+
+/* ------------------------------------------------- writes to image paths */
+
+/* Until copy-on-write arrives, a call that would change an image path
+ * fails with EROFS; host paths are untouched. */
+static int refuses_write(int dirfd, const char *path, int follow)
+{
+    struct vial_route_result r;
+    vial_route(&r, dirfd, path, follow);
+    if (r.route == VIAL_ROUTE_IMAGE)
+        return 1;
+    return r.route != VIAL_ROUTE_IMAGE && r.route != VIAL_ROUTE_ERROR && path &&
+           r.route == VIAL_ROUTE_HOST && parent_in_image(r.vfs.path);
+}
+
+#define WRITE_GUARD(dirfd, path, follow, real_call)                                                \
+    do {                                                                                           \
+        if (!vial_busy && refuses_write(dirfd, path, follow))                                      \
+            return fail(EROFS);                                                                    \
+        return real_call;                                                                          \
+    } while (0)
+
+int mkdir(const char *path, mode_t mode) { WRITE_GUARD(AT_FDCWD, path, 0, REAL(mkdir)(path, mode)); }
+int mkdirat(int dirfd, const char *path, mode_t mode)
+{
+    WRITE_GUARD(dirfd, path, 0, REAL(mkdirat)(dirfd, path, mode));
+}
+int unlink(const char *path) { WRITE_GUARD(AT_FDCWD, path, 0, REAL(unlink)(path)); }
+int unlinkat(int dirfd, const char *path, int flags)
+{
+    WRITE_GUARD(dirfd, path, 0, REAL(unlinkat)(dirfd, path, flags));
+}
+int rmdir(const char *path) { WRITE_GUARD(AT_FDCWD, path, 0, REAL(rmdir)(path)); }
+int chmod(const char *path, mode_t mode) { WRITE_GUARD(AT_FDCWD, path, 1, REAL(chmod)(path, mode)); }
+int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
+{
+    WRITE_GUARD(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), REAL(fchmodat)(dirfd, path, mode, flags));
+}
+int chown(const char *path, uid_t uid, gid_t gid)
+{
+    WRITE_GUARD(AT_FDCWD, path, 1, REAL(chown)(path, uid, gid));
+}
+int lchown(const char *path, uid_t uid, gid_t gid)
+{
+    WRITE_GUARD(AT_FDCWD, path, 0, REAL(lchown)(path, uid, gid));
+}
+int truncate(const char *path, off_t length)
+{
+    WRITE_GUARD(AT_FDCWD, path, 1, REAL(truncate)(path, length));
+}
+int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags)
+{
+    /* futimens passes no path (glibc declares it nonnull all the same) */
+    const char *volatile maybe_null = path;
+    if (!maybe_null)
+        return REAL(utimensat)(dirfd, path, times, flags);
+    WRITE_GUARD(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), REAL(utimensat)(dirfd, path, times, flags));
+}
+int symlink(const char *target, const char *path)
+{
+    WRITE_GUARD(AT_FDCWD, path, 0, REAL(symlink)(target, path));
+}
+int symlinkat(const char *target, int dirfd, const char *path)
+{
+    WRITE_GUARD(dirfd, path, 0, REAL(symlinkat)(target, dirfd, path));
+}
+int link(const char *from, const char *to)
+{
+    if (!vial_busy && (refuses_write(AT_FDCWD, from, 0) || refuses_write(AT_FDCWD, to, 0)))
+        return fail(EROFS);
+    return REAL(link)(from, to);
+}
+int rename(const char *from, const char *to)
+{
+    if (!vial_busy && (refuses_write(AT_FDCWD, from, 0) || refuses_write(AT_FDCWD, to, 0)))
+        return fail(EROFS);
+    return REAL(rename)(from, to);
+}
+int renameat(int fromfd, const char *from, int tofd, const char *to)
+{
+    if (!vial_busy && (refuses_write(fromfd, from, 0) || refuses_write(tofd, to, 0)))
+        return fail(EROFS);
+    return REAL(renameat)(fromfd, from, tofd, to);
+}

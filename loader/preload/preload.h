@@ -1,0 +1,120 @@
+/*
+ * preload.h - the interposer's internals (libvial-preload.so), shared by its
+ * files. The library is loaded twice per process: with LD_PRELOAD into the
+ * application's namespace (the libc hooks) and with LD_AUDIT into the
+ * loader's audit namespace (la_objsearch). Each copy has its own globals and
+ * initializes itself lazily from the session named by $VIAL_SESSION.
+ *
+ * Rules for everything here: never exit, abort or print to the app's
+ * stdout; keep errno as the kernel would leave it; our own libc calls go
+ * through the busy guard so that they reach the real functions.
+ */
+#ifndef VIAL_PRELOAD_H
+#define VIAL_PRELOAD_H
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "runtime/runtime.h"
+#include "vfs.h"
+
+#define VIAL_FD_TABLE_SIZE 65536
+
+struct vial_session {
+    int ready; /* 1: virtualizing; 0: not initialized; -1: no session (pass through) */
+    struct vial_image *image;
+    struct vial_reader *reader; /* guarded by reader_lock */
+    char image_path[PATH_MAX];
+    char cache[PATH_MAX];
+    char view[PATH_MAX];
+    size_t view_length;
+    char preload[PATH_MAX]; /* this library, re-injected into children */
+    char session_path[PATH_MAX];
+    char host_tools[4096]; /* ':'-separated virtual paths that leave the bubble */
+    int log_level;         /* 0 off, 1 info, 2 debug */
+    int log_fd;
+    dev_t image_device; /* st_dev reported for image entries */
+};
+
+extern struct vial_session vial_session;
+extern _Thread_local int vial_busy;
+
+/* Initializes the session once (thread-safe); returns vial_session.ready. */
+int vial_preload_init(void);
+
+/* Resolves a real libc function, bypassing our own definitions. */
+void *vial_real(const char *name);
+#define REAL(name)                                                                                 \
+    ({                                                                                             \
+        static __typeof__(&name) real_##name;                                                      \
+        if (!real_##name)                                                                          \
+            real_##name = (__typeof__(&name))vial_real(#name);                                     \
+        real_##name;                                                                               \
+    })
+
+/* What a hook should do with a path. */
+enum vial_route {
+    VIAL_ROUTE_PASS = 0, /* not ours: call the real function with the caller's arguments */
+    VIAL_ROUTE_HOST,     /* a host path, possibly rewritten: use result.path */
+    VIAL_ROUTE_IMAGE,    /* an image entry: result.entry, virtual path result.path */
+    VIAL_ROUTE_ERROR,    /* fail with errno = error */
+};
+
+struct vial_route_result {
+    enum vial_route route;
+    int error;
+    struct vial_vfs_result vfs;
+};
+
+/* Classifies (dirfd, path) for an operation; follow: whether a final
+ * symlink is followed. Fast for paths outside the image. */
+void vial_route(struct vial_route_result *out, int dirfd, const char *path, int follow);
+
+/* Materializes an image regular file and returns its view path in out. */
+int vial_preload_materialize(char *out, size_t size, uint32_t entry);
+
+/* The real directory standing for a virtual one: the host's if it has it,
+ * else a directory created in the view. */
+int vial_preload_directory(char *out, size_t size, const char *virtual_path);
+
+/* Maps a real path inside the view back to its virtual path, in place;
+ * returns 1 if it did. */
+int vial_preload_unview(char *path, size_t size);
+
+/* stat through the bubble, callable where the exported stat may bind to
+ * libc's (the launcher dlopens this library). */
+int vial_stat_path(const char *path, struct stat *st);
+
+/* Fills a stat buffer from an image entry. */
+void vial_preload_stat(struct stat *st, uint32_t entry);
+
+/* fd table: image files and virtual directories opened by the app. */
+void vial_fd_set_file(int fd, uint32_t entry);
+void vial_fd_set_directory(int fd, const char *virtual_path);
+int vial_fd_file(int fd, uint32_t *out_entry);       /* 1 if an image file */
+const char *vial_fd_directory(int fd);               /* virtual path or NULL */
+void vial_fd_clear(int fd);
+void vial_fd_copy(int from, int to);
+
+/* The virtual current directory, or NULL while it is a plain host one that
+ * the image cannot touch (the common case, read without locking). */
+int vial_cwd_get(char *out, size_t size);
+void vial_cwd_refresh(void);
+
+/* Logging, when VIAL_LOG asks for it (stderr or VIAL_LOG_FILE). */
+void vial_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The environment a child needs to stay in the bubble: envp with
+ * LD_PRELOAD, LD_AUDIT and VIAL_SESSION put back if the app removed them.
+ * Returns a NULL-terminated array in storage (or a malloc'ed one if too
+ * big; *allocated is set then). */
+char **vial_child_env(char *const envp[], char **storage, size_t slots, char *text, size_t text_size,
+                      int *allocated);
+
+/* Whether a virtual path is one of the manifest's host tools. */
+int vial_is_host_tool(const char *path);
+
+#endif

@@ -1,0 +1,503 @@
+/*
+ * state.c - the interposer's session, routing, fd table and logging.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "preload.h"
+
+struct vial_session vial_session = {.log_fd = -1};
+_Thread_local int vial_busy;
+
+static pthread_mutex_t reader_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ------------------------------------------------------------ real calls */
+
+void *vial_real(const char *name)
+{
+    /* dlsym may allocate; nothing we hook allocates, so no re-entry. */
+    vial_busy++;
+    void *f = dlsym(RTLD_NEXT, name);
+    vial_busy--;
+    return f;
+}
+
+/* --------------------------------------------------------------- logging */
+
+void vial_log(int level, const char *fmt, ...)
+{
+    if (vial_session.log_level < level || vial_session.log_fd < 0)
+        return;
+    char line[1024];
+    int saved = errno;
+    int n = snprintf(line, sizeof line, "vial[%d]: ", (int)getpid());
+    va_list ap;
+    va_start(ap, fmt);
+    n += vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    if (n > (int)sizeof line - 2)
+        n = (int)sizeof line - 2;
+    line[n++] = '\n';
+    vial_busy++;
+    ssize_t ignored = write(vial_session.log_fd, line, (size_t)n);
+    (void)ignored;
+    vial_busy--;
+    errno = saved;
+}
+
+/* --------------------------------------------------------------- session */
+
+/* The session file: "key=value" lines written by the launcher. */
+static int read_session(const char *path)
+{
+    char text[16384];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return -EINVAL;
+    text[n] = '\0';
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        char *value = strchr(line, '=');
+        if (!value)
+            continue;
+        *value++ = '\0';
+        struct { const char *key; char *field; size_t size; } keys[] = {
+            {"image", vial_session.image_path, sizeof vial_session.image_path},
+            {"cache", vial_session.cache, sizeof vial_session.cache},
+            {"view", vial_session.view, sizeof vial_session.view},
+            {"preload", vial_session.preload, sizeof vial_session.preload},
+            {"host_tools", vial_session.host_tools, sizeof vial_session.host_tools},
+        };
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+            if (strcmp(line, keys[i].key) == 0)
+                snprintf(keys[i].field, keys[i].size, "%s", value);
+    }
+    if (!vial_session.image_path[0] || !vial_session.view[0] || !vial_session.cache[0])
+        return -EINVAL;
+    return 0;
+}
+
+static void open_log(void)
+{
+    const char *level = getenv("VIAL_LOG");
+    if (!level || !*level)
+        return;
+    vial_session.log_level = strcmp(level, "debug") == 0 ? 2 : 1;
+    const char *file = getenv("VIAL_LOG_FILE");
+    vial_session.log_fd = file && *file ? open(file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)
+                                        : fcntl(2, F_DUPFD_CLOEXEC, 1000);
+}
+
+static void initialize(void)
+{
+    const char *path = getenv("VIAL_SESSION");
+    vial_session.ready = -1;
+    if (!path || !*path)
+        return;
+    vial_busy++;
+    open_log();
+    snprintf(vial_session.session_path, sizeof vial_session.session_path, "%s", path);
+    int rc = read_session(path);
+    if (rc == 0)
+        rc = vial_image_open_path(&vial_session.image, vial_session.image_path, 0);
+    if (rc == 0)
+        rc = vial_reader_new(&vial_session.reader, vial_session.image);
+    if (rc < 0) {
+        vial_log(1, "session %s unusable (%s): running without virtualization", path,
+                 vial_error_last()[0] ? vial_error_last() : strerror(-rc));
+        vial_image_close(vial_session.image);
+        vial_session.image = NULL;
+    } else {
+        vial_session.view_length = strlen(vial_session.view);
+        /* a device number no real file system uses: major 0xfff */
+        const uint8_t *hash = vial_image_header(vial_session.image)->root_hash;
+        vial_session.image_device = makedev(0xfff, (hash[0] | hash[1] << 8) & 0xfffff);
+        vial_session.ready = 1;
+        vial_cwd_refresh();
+        vial_log(2, "session %s: image %s", path, vial_session.image_path);
+    }
+    vial_busy--;
+}
+
+/* At load time, before main: an application may clear its environment
+ * (env -i, clearenv) before its first hooked call. */
+__attribute__((constructor)) static void initialize_at_load(void)
+{
+    vial_preload_init();
+}
+
+int vial_preload_init(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    if (vial_session.ready == 0)
+        pthread_once(&once, initialize);
+    return vial_session.ready;
+}
+
+int vial_is_host_tool(const char *path)
+{
+    const char *list = vial_session.host_tools;
+    size_t n = strlen(path);
+    while (*list) {
+        size_t length = strcspn(list, ":");
+        if (length == n && memcmp(list, path, n) == 0)
+            return 1;
+        list += length + (list[length] == ':');
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- fd table */
+
+/* Indexed by fd; anonymous memory (fork copies it; untouched pages cost
+ * nothing). file: entry + 1 of an image file; directory: a virtual path. */
+static uint32_t *fd_files;
+static char **fd_directories;
+
+static int fd_tables(void)
+{
+    if (fd_files)
+        return 1;
+    void *files = mmap(NULL, VIAL_FD_TABLE_SIZE * sizeof *fd_files, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *directories = mmap(NULL, VIAL_FD_TABLE_SIZE * sizeof *fd_directories,
+                             PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (files == MAP_FAILED || directories == MAP_FAILED)
+        return 0;
+    fd_directories = directories;
+    __atomic_store_n(&fd_files, files, __ATOMIC_RELEASE);
+    return 1;
+}
+
+void vial_fd_set_file(int fd, uint32_t entry)
+{
+    if (fd >= 0 && fd < VIAL_FD_TABLE_SIZE && fd_tables()) {
+        fd_files[fd] = entry + 1;
+        free(__atomic_exchange_n(&fd_directories[fd], NULL, __ATOMIC_ACQ_REL));
+    }
+}
+
+void vial_fd_set_directory(int fd, const char *virtual_path)
+{
+    if (fd >= 0 && fd < VIAL_FD_TABLE_SIZE && fd_tables()) {
+        fd_files[fd] = 0;
+        vial_busy++;
+        char *copy = strdup(virtual_path);
+        vial_busy--;
+        free(__atomic_exchange_n(&fd_directories[fd], copy, __ATOMIC_ACQ_REL));
+    }
+}
+
+int vial_fd_file(int fd, uint32_t *out_entry)
+{
+    uint32_t *files = __atomic_load_n(&fd_files, __ATOMIC_ACQUIRE);
+    if (!files || fd < 0 || fd >= VIAL_FD_TABLE_SIZE || files[fd] == 0)
+        return 0;
+    *out_entry = files[fd] - 1;
+    return 1;
+}
+
+const char *vial_fd_directory(int fd)
+{
+    if (!__atomic_load_n(&fd_files, __ATOMIC_ACQUIRE) || fd < 0 || fd >= VIAL_FD_TABLE_SIZE)
+        return NULL;
+    return __atomic_load_n(&fd_directories[fd], __ATOMIC_ACQUIRE);
+}
+
+void vial_fd_clear(int fd)
+{
+    if (!__atomic_load_n(&fd_files, __ATOMIC_ACQUIRE) || fd < 0 || fd >= VIAL_FD_TABLE_SIZE)
+        return;
+    fd_files[fd] = 0;
+    if (fd_directories[fd])
+        free(__atomic_exchange_n(&fd_directories[fd], NULL, __ATOMIC_ACQ_REL));
+}
+
+void vial_fd_copy(int from, int to)
+{
+    uint32_t entry;
+    const char *directory;
+    if (from == to)
+        return;
+    if (vial_fd_file(from, &entry))
+        vial_fd_set_file(to, entry);
+    else if ((directory = vial_fd_directory(from)))
+        vial_fd_set_directory(to, directory);
+    else
+        vial_fd_clear(to);
+}
+
+/* ------------------------------------------------------------------ cwd */
+
+/* The virtual cwd when the real one is inside the view, or when it lies
+ * under a directory the image has; empty while it is a host directory the
+ * image does not reach (then relative paths pass through untouched). */
+static pthread_mutex_t cwd_lock = PTHREAD_MUTEX_INITIALIZER;
+static char cwd_virtual[PATH_MAX];
+static int cwd_in_image; /* read without the lock: a hint for the fast path */
+
+void vial_cwd_refresh(void)
+{
+    char real[PATH_MAX];
+    vial_busy++;
+    char *ok = getcwd(real, sizeof real);
+    vial_busy--;
+    pthread_mutex_lock(&cwd_lock);
+    if (ok) {
+        vial_preload_unview(real, sizeof real);
+        struct vial_vfs_result r;
+        /* does the image have the first component? then relative paths
+         * may lead into it */
+        char first[PATH_MAX];
+        size_t n = strcspn(real + 1, "/");
+        snprintf(first, sizeof first, "/%.*s", (int)n, real + 1);
+        int in_image = vial_vfs_resolve(&r, vial_session.image, first, 0) == 0 &&
+                       r.kind == VIAL_VFS_IMAGE;
+        snprintf(cwd_virtual, sizeof cwd_virtual, "%s", real);
+        __atomic_store_n(&cwd_in_image, in_image, __ATOMIC_RELEASE);
+    } else {
+        cwd_virtual[0] = '\0';
+        __atomic_store_n(&cwd_in_image, 0, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&cwd_lock);
+}
+
+int vial_cwd_get(char *out, size_t size)
+{
+    pthread_mutex_lock(&cwd_lock);
+    int ok = cwd_virtual[0] != '\0';
+    snprintf(out, size, "%s", cwd_virtual);
+    pthread_mutex_unlock(&cwd_lock);
+    return ok;
+}
+
+/* -------------------------------------------------------------- routing */
+
+int vial_preload_unview(char *path, size_t size)
+{
+    size_t n = vial_session.view_length;
+    (void)size;
+    if (n == 0 || strncmp(path, vial_session.view, n) != 0 || (path[n] != '/' && path[n] != '\0'))
+        return 0;
+    if (path[n] == '\0') {
+        strcpy(path, "/");
+        return 1;
+    }
+    memmove(path, path + n, strlen(path + n) + 1);
+    return 1;
+}
+
+/* Whether a ".." or "." component or a double slash appears: then the
+ * first component alone does not tell where the path leads. */
+static int needs_normalizing(const char *path)
+{
+    for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/'))
+        if (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || p[2] == '\0' ||
+                                            (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))))
+            return 1;
+    return 0;
+}
+
+static int first_component_in_image(const char *path)
+{
+    const char *name = path + 1;
+    size_t n = strcspn(name, "/");
+    uint32_t child;
+    if (n == 0)
+        return 1; /* the root */
+    if (vial_image_child(&child, vial_session.image, 0, name, n) == 0)
+        return 1;
+    /* merged /usr: /lib... may name an image's usr/lib... */
+    static const char *const aliases[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (strlen(aliases[i]) == n && memcmp(aliases[i], name, n) == 0)
+            return vial_image_child(&child, vial_session.image, 0, "usr", 3) == 0;
+    return 0;
+}
+
+void vial_route(struct vial_route_result *out, int dirfd, const char *path, int follow)
+{
+    char absolute[PATH_MAX], joined[2 * PATH_MAX];
+    const char *base = NULL;
+    out->route = VIAL_ROUTE_PASS;
+    out->error = 0;
+    if (!path || vial_preload_init() != 1)
+        return;
+    if (path[0] == '/') {
+        /* the fast path: most host paths share no first component with
+         * the image and need no normalizing */
+        if (!first_component_in_image(path) && !needs_normalizing(path))
+            return;
+        base = NULL;
+    } else if (dirfd == AT_FDCWD) {
+        if (!__atomic_load_n(&cwd_in_image, __ATOMIC_ACQUIRE) && !needs_normalizing(path) &&
+            strncmp(path, "..", 2) != 0)
+            return;
+        if (!vial_cwd_get(absolute, sizeof absolute))
+            return;
+        base = absolute;
+    } else {
+        base = vial_fd_directory(dirfd);
+        if (!base)
+            return; /* a host directory the image does not reach */
+    }
+    if (base) {
+        if ((size_t)snprintf(joined, sizeof joined, "%s/%s", base, path) >= PATH_MAX) {
+            out->route = VIAL_ROUTE_ERROR;
+            out->error = ENAMETOOLONG;
+            return;
+        }
+        path = joined;
+    }
+    char normalized[PATH_MAX];
+    if (vial_vfs_normalize(normalized, sizeof normalized, path, NULL) < 0) {
+        out->route = VIAL_ROUTE_ERROR;
+        out->error = ENAMETOOLONG;
+        return;
+    }
+    int rc = vial_vfs_resolve(&out->vfs, vial_session.image, normalized, follow);
+    if (rc < 0) {
+        out->route = VIAL_ROUTE_ERROR;
+        out->error = -rc;
+        return;
+    }
+    if (out->vfs.kind == VIAL_VFS_IMAGE) {
+        out->route = VIAL_ROUTE_IMAGE;
+        return;
+    }
+    /* a host path: pass the caller's own arguments through unless a base
+     * directory or an image symlink changed what the path means */
+    out->route = base || strcmp(out->vfs.path, normalized) != 0 || needs_normalizing(path)
+                     ? VIAL_ROUTE_HOST
+                     : VIAL_ROUTE_PASS;
+}
+
+/* ------------------------------------------------------- materializing */
+
+int vial_preload_materialize(char *out, size_t size, uint32_t entry)
+{
+    vial_busy++;
+    pthread_mutex_lock(&reader_lock);
+    int rc = vial_materialize(out, size, vial_session.reader, entry, vial_session.cache,
+                              vial_session.view);
+    pthread_mutex_unlock(&reader_lock);
+    if (rc < 0)
+        vial_log(1, "cannot materialize entry %u: %s", entry, vial_error_last());
+    vial_busy--;
+    return rc;
+}
+
+int vial_preload_directory(char *out, size_t size, const char *virtual_path)
+{
+    struct stat st;
+    vial_busy++;
+    int rc = 0;
+    if (stat(virtual_path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(out, size, "%s", virtual_path);
+    } else if ((size_t)snprintf(out, size, "%s%s", vial_session.view,
+                                strcmp(virtual_path, "/") == 0 ? "" : virtual_path) >= size) {
+        rc = -ENAMETOOLONG;
+    } else {
+        rc = vial_mkdir_p(out, 0700);
+    }
+    vial_busy--;
+    return rc;
+}
+
+void vial_preload_stat(struct stat *st, uint32_t index)
+{
+    struct vial_entry e;
+    memset(st, 0, sizeof *st);
+    if (vial_image_entry(&e, vial_session.image, index) < 0)
+        return;
+    st->st_dev = vial_session.image_device;
+    st->st_ino = e.inode;
+    st->st_mode = e.mode;
+    st->st_nlink = e.nlink;
+    st->st_uid = e.uid;
+    st->st_gid = e.gid;
+    st->st_size = (off_t)e.size;
+    st->st_blksize = 4096;
+    st->st_blocks = (blkcnt_t)((e.size + 511) / 512);
+    st->st_mtim.tv_sec = st->st_atim.tv_sec = st->st_ctim.tv_sec = (time_t)e.mtime_sec;
+    st->st_mtim.tv_nsec = st->st_atim.tv_nsec = st->st_ctim.tv_nsec = e.mtime_nsec;
+}
+
+/* ---------------------------------------------------- child environment */
+
+static int has_value(char *const envp[], const char *name, const char *needle)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; envp && envp[i]; i++)
+        if (strncmp(envp[i], name, n) == 0 && envp[i][n] == '=')
+            return needle ? strstr(envp[i] + n + 1, needle) != NULL : 1;
+    return 0;
+}
+
+char **vial_child_env(char *const envp[], char **storage, size_t slots, char *text,
+                      size_t text_size, int *allocated)
+{
+    size_t count = 0;
+    *allocated = 0;
+    while (envp && envp[count])
+        count++;
+    char **out = storage;
+    if (count + 4 > slots) {
+        out = malloc((count + 4) * sizeof *out);
+        if (!out)
+            return (char **)envp;
+        *allocated = 1;
+    }
+    size_t n = 0, used = 0;
+    int need_preload = !has_value(envp, "LD_PRELOAD", vial_session.preload);
+    int need_audit = !has_value(envp, "LD_AUDIT", vial_session.preload);
+    int need_session = !has_value(envp, "VIAL_SESSION", NULL);
+    for (size_t i = 0; i < count; i++) {
+        /* LD_PRELOAD of the app is kept; ours is put in front below */
+        if (need_preload && strncmp(envp[i], "LD_PRELOAD=", 11) == 0) {
+            int w = snprintf(text + used, text_size - used, "LD_PRELOAD=%s:%s",
+                             vial_session.preload, envp[i] + 11);
+            out[n++] = text + used;
+            used += (size_t)w + 1;
+            need_preload = 0;
+            continue;
+        }
+        out[n++] = envp[i];
+    }
+    if (need_preload) {
+        out[n++] = text + used;
+        used += (size_t)snprintf(text + used, text_size - used, "LD_PRELOAD=%s",
+                                 vial_session.preload) + 1;
+    }
+    if (need_audit) {
+        /* an app's own LD_AUDIT entry would be replaced: audit is ours */
+        for (size_t i = 0; i < n; i++)
+            if (strncmp(out[i], "LD_AUDIT=", 9) == 0)
+                out[i] = out[--n];
+        out[n++] = text + used;
+        used += (size_t)snprintf(text + used, text_size - used, "LD_AUDIT=%s",
+                                 vial_session.preload) + 1;
+    }
+    if (need_session) {
+        out[n++] = text + used;
+        used += (size_t)snprintf(text + used, text_size - used, "VIAL_SESSION=%s",
+                                 vial_session.session_path) + 1;
+    }
+    out[n] = NULL;
+    return out;
+}
