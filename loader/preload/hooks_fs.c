@@ -33,9 +33,11 @@ static int fail(int error)
 
 /* ------------------------------------------------------------------ open */
 
+/* Whether opening an existing file with these flags may change it
+ * (O_CREAT alone does not: the file exists). */
 static int is_write(int flags)
 {
-    return (flags & O_ACCMODE) != O_RDONLY || (flags & (O_TRUNC | O_CREAT)) ||
+    return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC) ||
            (flags & O_TMPFILE) == O_TMPFILE;
 }
 
@@ -65,14 +67,15 @@ static int open_core(int dirfd, const char *path, int flags, mode_t mode)
     char real[PATH_MAX];
     int fd;
     vial_route(&r, dirfd, path, !(flags & O_NOFOLLOW));
+    if ((flags & O_CREAT) && r.resolved && r.vfs.kind == VIAL_VFS_HOST &&
+        parent_in_image(r.vfs.path))
+        return fail(EROFS);
     switch (r.route) {
     case VIAL_ROUTE_PASS:
         return REAL(openat)(dirfd, path, flags, mode);
     case VIAL_ROUTE_ERROR:
         return fail(r.error);
     case VIAL_ROUTE_HOST:
-        if ((flags & O_CREAT) && parent_in_image(r.vfs.path))
-            return fail(EROFS);
         vial_log(2, "open %s -> host %s", path, r.vfs.path);
         return REAL(openat)(AT_FDCWD, r.vfs.path, flags, mode);
     case VIAL_ROUTE_IMAGE:
@@ -168,6 +171,10 @@ static FILE *fopen_core(const char *path, const char *mode, FILE *(*real)(const 
     char real_path[PATH_MAX];
     int writing = strpbrk(mode, "wa+") != NULL;
     vial_route(&r, AT_FDCWD, path, 1);
+    if (writing && r.resolved && r.vfs.kind == VIAL_VFS_HOST && parent_in_image(r.vfs.path)) {
+        errno = EROFS;
+        return NULL;
+    }
     switch (r.route) {
     case VIAL_ROUTE_PASS:
         return real(path, mode);
@@ -175,10 +182,6 @@ static FILE *fopen_core(const char *path, const char *mode, FILE *(*real)(const 
         errno = r.error;
         return NULL;
     case VIAL_ROUTE_HOST:
-        if (writing && parent_in_image(r.vfs.path)) {
-            errno = EROFS;
-            return NULL;
-        }
         return real(r.vfs.path, mode);
     case VIAL_ROUTE_IMAGE:
         break;
@@ -737,8 +740,7 @@ static int refuses_write(int dirfd, const char *path, int follow)
     vial_route(&r, dirfd, path, follow);
     if (r.route == VIAL_ROUTE_IMAGE)
         return 1;
-    return r.route != VIAL_ROUTE_IMAGE && r.route != VIAL_ROUTE_ERROR && path &&
-           r.route == VIAL_ROUTE_HOST && parent_in_image(r.vfs.path);
+    return r.resolved && r.vfs.kind == VIAL_VFS_HOST && parent_in_image(r.vfs.path);
 }
 
 #define WRITE_GUARD(dirfd, path, follow, real_call)                                                \

@@ -66,6 +66,7 @@ enum vial_route {
 struct vial_route_result {
     enum vial_route route;
     int error;
+    int resolved; /* vfs holds the resolver's answer (also for some PASS) */
     struct vial_vfs_result vfs;
 };
 

@@ -336,6 +336,7 @@ void vial_route(struct vial_route_result *out, int dirfd, const char *path, int 
     const char *base = NULL;
     out->route = VIAL_ROUTE_PASS;
     out->error = 0;
+    out->resolved = 0;
     if (!path || vial_preload_init() != 1)
         return;
     if (path[0] == '/') {
@@ -376,6 +377,7 @@ void vial_route(struct vial_route_result *out, int dirfd, const char *path, int 
         out->error = -rc;
         return;
     }
+    out->resolved = 1;
     if (out->vfs.kind == VIAL_VFS_IMAGE) {
         out->route = VIAL_ROUTE_IMAGE;
         return;

@@ -16,10 +16,16 @@ stage=$(mktemp -d /tmp/vial-as-user-XXXXXX)
 trap 'rm -rf "$stage"' EXIT
 mkdir "$stage/tools" "$stage/tests"
 cp "$VIAL" "$stage/tools/vial"
-for tool in "$TOOLS"/treecmp "$TOOLS"/make-* "$TOOLS"/replay-*; do
+# the interposer sits beside vial, which finds it there
+[ -e "$(dirname "$VIAL")/libvial-preload.so" ] && cp "$(dirname "$VIAL")/libvial-preload.so" "$stage/tools/"
+# vial run looks for the interposer beside the vial binary
+for lib in "$(dirname "$VIAL")"/libvial-*.so; do
+    [ -f "$lib" ] && cp "$lib" "$stage/tools/"
+done
+for tool in "$TOOLS"/treecmp "$TOOLS"/make-* "$TOOLS"/replay-* "$TOOLS"/probe-*; do
     [ -x "$tool" ] && cp "$tool" "$stage/tools/"
 done
-cp -r "$SOURCE_DIR/tests/integration" "$stage/tests/"
+cp -r "$SOURCE_DIR/tests/integration" "$SOURCE_DIR/tests/differential" "$stage/tests/"
 cp "$SOURCE_DIR/README.md" "$stage/"
 chown -R "$user:" "$stage"
 home=$(getent passwd "$user" | cut -d: -f6)
