@@ -8,8 +8,8 @@
 
 /* Sizes chosen by measurement (docs/image-format.md, "Chunking"). */
 #define PACK_SMALL_FILE_MAX (128u * 1024u)   /* smaller files go to solid blocks */
-#define PACK_BLOCK_MIN (128u * 1024u)        /* a block may close after this ... */
-#define PACK_BLOCK_MAX (512u * 1024u)        /* ... and must close after this */
+#define PACK_BLOCK_MIN (64u * 1024u)         /* a block may close after this ... */
+#define PACK_BLOCK_MAX (256u * 1024u)        /* ... and must close after this */
 #define PACK_BLOCK_CUT_MASK 3u               /* ... closes after 1 in 4 paths */
 #define PACK_CDC_MIN (64u * 1024u)
 /* Cut where the top 17 bits of the gear hash are zero: the low bits of a

@@ -380,9 +380,13 @@ int vial_image_child(uint32_t *out_index, const struct vial_image *image, uint32
     uint32_t lo = first, hi = first + count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        const struct vial_index_entry *e;
-        if ((rc = raw_entry(&e, image, mid)) < 0)
-            return rc;
+        /* only what the comparison reads is checked here; the caller's
+         * vial_image_entry checks the rest of the entry it found */
+        const struct vial_index_entry *e = &image->entries[mid];
+        if (e->name_offset > image->strings_length ||
+            e->name_length > image->strings_length - e->name_offset)
+            return vial_error_set(VIAL_ECORRUPT, "corrupt image: entry %u has an invalid name",
+                                  mid);
         int c = name_compare(image->strings + e->name_offset, e->name_length, name, name_length);
         if (c == 0) {
             *out_index = mid;

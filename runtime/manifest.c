@@ -22,12 +22,12 @@ struct parse_state {
      * libinih neither reports empty sections nor keeps long names. */
     char current_section[128];
     int package_seen;
-    unsigned key_lines[6]; /* of the [package] keys, in package_keys order */
+    unsigned key_lines[7]; /* of the [package] keys, in package_keys order */
     unsigned *exec_lines;  /* per entry */
 };
 
-static const char *const package_keys[] = {"name", "version", "summary",
-                                           "vendor", "state_group", "default_entry"};
+static const char *const package_keys[] = {"name",        "version",       "summary",   "vendor",
+                                           "state_group", "default_entry", "host_tools"};
 
 static int declare_entry(struct parse_state *state, const char *name);
 
@@ -111,8 +111,8 @@ static int set_once(struct parse_state *state, char **field, const char *key, co
 static int handle_package(struct parse_state *state, const char *key, const char *value)
 {
     struct vial_manifest *m = state->manifest;
-    char **fields[] = {&m->name, &m->version, &m->summary,
-                       &m->vendor, &m->state_group, &m->default_entry};
+    char **fields[] = {&m->name,        &m->version,       &m->summary,   &m->vendor,
+                       &m->state_group, &m->default_entry, &m->host_tools};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (strcmp(key, package_keys[i]) == 0) {
             state->key_lines[i] = state->line;
@@ -257,6 +257,21 @@ static int validate(struct parse_state *state)
                                   "without '.', '..' or empty components",
                                   state->exec_lines[i], e->name, e->exec);
     }
+    if (m->host_tools) {
+        char *copy = strdup(m->host_tools);
+        if (!copy)
+            return vial_error_set(-ENOMEM, "out of memory");
+        for (char *tool = strtok(copy, " \t"); tool; tool = strtok(NULL, " \t"))
+            if (!exec_path_valid(tool)) {
+                int rc = vial_error_set(VIAL_EMANIFEST,
+                                        "line %u: host tool '%s' must be an absolute path "
+                                        "without '.', '..' or empty components",
+                                        lines[6], tool);
+                free(copy);
+                return rc;
+            }
+        free(copy);
+    }
     if (m->default_entry && !vial_manifest_find_entry(m, m->default_entry))
         return vial_error_set(VIAL_EMANIFEST, "line %u: default_entry '%s' names no [entry]",
                               lines[5], m->default_entry);
@@ -312,6 +327,7 @@ void vial_manifest_free(struct vial_manifest *m)
     free(m->vendor);
     free(m->state_group);
     free(m->default_entry);
+    free(m->host_tools);
     free(m);
 }
 

@@ -276,6 +276,7 @@ struct vial_manifest {
     char *vendor;
     char *state_group; /* defaults to version */
     char *default_entry; /* defaults to the first [entry] */
+    char *host_tools;    /* space-separated absolute paths that run outside the bubble */
     struct vial_manifest_entry *entries;
     size_t entry_count;
 };

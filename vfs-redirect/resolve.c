@@ -16,30 +16,23 @@ static int is_usr_alias(const char *name, size_t length)
     return 0;
 }
 
-/* Looks up relative path (length bytes, no leading slash) in the image,
- * trying the merged-/usr alias when the literal path is absent. */
-static int lookup_with_alias(uint32_t *out, const struct vial_image *image, char *relative,
-                             size_t length)
+/* Child `name` of directory `dir`, with the merged-/usr aliases tried when
+ * the literal name is absent: /lib in the root may be the image's
+ * usr/lib, and usr/lib may be the image's top-level lib. */
+static int child_with_alias(uint32_t *out, const struct vial_image *image, uint32_t dir,
+                            const char *name, size_t length)
 {
-    char saved = relative[length];
-    char alternate[4096];
-    int rc;
-    relative[length] = '\0';
-    rc = vial_image_lookup(out, image, relative);
-    if (rc == -ENOENT) {
-        size_t first = strcspn(relative, "/");
-        if (is_usr_alias(relative, first) && length + 4 < sizeof alternate) {
-            memcpy(alternate, "usr/", 4);
-            memcpy(alternate + 4, relative, length + 1);
-            rc = vial_image_lookup(out, image, alternate);
-        } else if (first == 3 && memcmp(relative, "usr", 3) == 0 && relative[3] == '/') {
-            size_t second = strcspn(relative + 4, "/");
-            if (is_usr_alias(relative + 4, second))
-                rc = vial_image_lookup(out, image, relative + 4);
-        }
-    }
-    relative[length] = saved;
-    return rc;
+    int rc = vial_image_child(out, image, dir, name, length);
+    if (rc != -ENOENT || !is_usr_alias(name, length))
+        return rc;
+    uint32_t usr;
+    if (vial_image_child(&usr, image, 0, "usr", 3) < 0)
+        return -ENOENT;
+    if (dir == 0)
+        return vial_image_child(out, image, usr, name, length);
+    if (dir == usr)
+        return vial_image_child(out, image, 0, name, length);
+    return -ENOENT;
 }
 
 int vial_vfs_resolve(struct vial_vfs_result *out, const struct vial_image *image,
@@ -60,7 +53,7 @@ restart:
             size_t end = position + strcspn(work + position, "/");
             int last = work[end] == '\0';
             uint32_t found;
-            int rc = lookup_with_alias(&found, image, work + 1, end - 1);
+            int rc = child_with_alias(&found, image, entry, work + position, end - position);
             if (rc == -ENOENT)
                 break; /* the host's from here on */
             if (rc < 0)

@@ -128,11 +128,13 @@ static DIR *opendir_image(const struct vial_route_result *r)
         errno = ENOTDIR;
         return NULL;
     }
-    if (vial_preload_directory(real, sizeof real, r->vfs.path) < 0) {
+    if (vial_preload_directory(real, sizeof real, r->vfs.path, 0) < 0) {
         errno = EIO;
         return NULL;
     }
     DIR *dir = REAL(opendir)(real);
+    if (!dir && errno == ENOENT && vial_preload_directory(real, sizeof real, r->vfs.path, 1) == 0)
+        dir = REAL(opendir)(real);
     if (!dir)
         return NULL;
     vial_busy++;
@@ -149,10 +151,17 @@ static DIR *opendir_image(const struct vial_route_result *r)
     return dir;
 }
 
+__attribute__((noinline)) static DIR *opendir_slow(const char *path);
+
 DIR *opendir(const char *path)
 {
-    if (vial_busy)
+    if (vial_busy || vial_pass_through(AT_FDCWD, path))
         return REAL(opendir)(path);
+    return opendir_slow(path);
+}
+
+static DIR *opendir_slow(const char *path)
+{
     struct vial_route_result r;
     vial_route(&r, AT_FDCWD, path, 1);
     switch (r.route) {
@@ -182,7 +191,7 @@ DIR *fdopendir(int fd)
     if (!dir)
         return NULL;
     char real[PATH_MAX];
-    int host = vial_preload_directory(real, sizeof real, r.vfs.path) == 0 &&
+    int host = vial_preload_directory(real, sizeof real, r.vfs.path, 0) == 0 &&
                strcmp(real, r.vfs.path) == 0;
     vial_busy++;
     struct listing *l = build_listing(dir, r.vfs.entry, host);

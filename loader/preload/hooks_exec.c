@@ -25,7 +25,9 @@
 
 extern char **environ;
 
-#define EXEC_MAX_ARGS 4096
+/* on the stack: a vfork child must not allocate (another thread of the
+ * parent may hold the allocator's lock) */
+#define EXEC_MAX_ARGS 1024
 #define EXEC_MAX_INTERPRETERS 4
 
 /* A program ready to exec: the real file, and the argv to give it. */
@@ -208,18 +210,13 @@ static int exec_core(const char *path, char *const argv[], char *const envp[])
 {
     if (vial_busy || vial_preload_init() != 1)
         return REAL(execve)(path, argv, envp);
-    struct exec_plan *plan = malloc(sizeof *plan);
-    if (!plan) {
-        errno = ENOMEM;
-        return -1;
-    }
+    struct exec_plan plan_storage, *plan = &plan_storage;
     int rc = plan_exec(plan, path, argv);
     if (rc < 0) {
-        free(plan);
         errno = -rc;
         return -1;
     }
-    char *slots[512], text[3 * PATH_MAX + 4096];
+    char *slots[1024], text[3 * PATH_MAX + 4096];
     int allocated = 0;
     char **env = plan->host_tool ? host_env(envp, slots, sizeof slots / sizeof slots[0])
                                  : vial_child_env(envp, slots, sizeof slots / sizeof slots[0],
@@ -228,7 +225,6 @@ static int exec_core(const char *path, char *const argv[], char *const envp[])
     int saved = errno;
     if (allocated)
         free(env);
-    free(plan);
     errno = saved;
     return -1;
 }

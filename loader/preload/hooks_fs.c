@@ -61,7 +61,7 @@ static int parent_in_image(const char *path)
     return !host_has_it;
 }
 
-static int open_core(int dirfd, const char *path, int flags, mode_t mode)
+__attribute__((noinline)) static int open_slow(int dirfd, const char *path, int flags, mode_t mode)
 {
     struct vial_route_result r;
     char real[PATH_MAX];
@@ -91,9 +91,14 @@ static int open_core(int dirfd, const char *path, int flags, mode_t mode)
     if (e.primary_type == VIAL_ENTRY_DIRECTORY) {
         if ((flags & O_ACCMODE) != O_RDONLY)
             return fail(EISDIR);
-        if (vial_preload_directory(real, sizeof real, r.vfs.path) < 0)
+        if (vial_preload_directory(real, sizeof real, r.vfs.path, 0) < 0)
             return fail(EIO);
         fd = REAL(openat)(AT_FDCWD, real, flags | O_DIRECTORY, mode);
+        if (fd < 0 && errno == ENOENT) {
+            if (vial_preload_directory(real, sizeof real, r.vfs.path, 1) < 0)
+                return fail(EIO);
+            fd = REAL(openat)(AT_FDCWD, real, flags | O_DIRECTORY, mode);
+        }
         if (fd >= 0)
             vial_fd_set_directory(fd, r.vfs.path);
         vial_log(2, "open %s -> directory %s = %d", r.vfs.path, real, fd);
@@ -103,14 +108,27 @@ static int open_core(int dirfd, const char *path, int flags, mode_t mode)
         return fail(ENOTDIR);
     if (is_write(flags))
         return fail(EROFS);
-    int rc = vial_preload_materialize(real, sizeof real, r.vfs.entry);
-    if (rc < 0)
-        return fail(rc == -ENOSPC ? ENOSPC : EIO);
-    fd = REAL(openat)(AT_FDCWD, real, flags, mode);
+    /* materialized already (the common case): one system call */
+    fd = -1;
+    if (vial_preload_view_path(real, sizeof real, r.vfs.entry) == 0)
+        fd = REAL(openat)(AT_FDCWD, real, flags & ~(O_CREAT | O_EXCL), mode);
+    if (fd < 0) {
+        int rc = vial_preload_materialize(real, sizeof real, r.vfs.entry);
+        if (rc < 0)
+            return fail(rc == -ENOSPC ? ENOSPC : EIO);
+        fd = REAL(openat)(AT_FDCWD, real, flags & ~(O_CREAT | O_EXCL), mode);
+    }
     if (fd >= 0)
         vial_fd_set_file(fd, r.vfs.entry);
     vial_log(2, "open %s -> %s = %d", r.vfs.path, real, fd);
     return fd;
+}
+
+static inline int open_core(int dirfd, const char *path, int flags, mode_t mode)
+{
+    if (vial_pass_through(dirfd, path))
+        return REAL(openat)(dirfd, path, flags, mode);
+    return open_slow(dirfd, path, flags, mode);
 }
 
 static mode_t mode_argument(int flags, va_list ap)
@@ -165,7 +183,8 @@ int creat64(const char *path, mode_t mode)
 }
 
 /* glibc's fopen opens internally, past our open: hook it as well. */
-static FILE *fopen_core(const char *path, const char *mode, FILE *(*real)(const char *, const char *))
+__attribute__((noinline)) static FILE *fopen_core(const char *path, const char *mode,
+                                                  FILE *(*real)(const char *, const char *))
 {
     struct vial_route_result r;
     char real_path[PATH_MAX];
@@ -196,7 +215,7 @@ static FILE *fopen_core(const char *path, const char *mode, FILE *(*real)(const 
             errno = EISDIR;
             return NULL;
         }
-        if (vial_preload_directory(real_path, sizeof real_path, r.vfs.path) < 0) {
+        if (vial_preload_directory(real_path, sizeof real_path, r.vfs.path, 1) < 0) {
             errno = EIO;
             return NULL;
         }
@@ -221,17 +240,22 @@ static FILE *fopen_core(const char *path, const char *mode, FILE *(*real)(const 
 FILE *fopen(const char *path, const char *mode)
 {
     PASS_IF_BUSY(REAL(fopen)(path, mode));
+    if (vial_pass_through(AT_FDCWD, path))
+        return REAL(fopen)(path, mode);
     return fopen_core(path, mode, REAL(fopen));
 }
 FILE *fopen64(const char *path, const char *mode)
 {
     PASS_IF_BUSY(REAL(fopen64)(path, mode));
+    if (vial_pass_through(AT_FDCWD, path))
+        return REAL(fopen64)(path, mode);
     return fopen_core(path, mode, REAL(fopen64));
 }
 
 /* ------------------------------------------------------------------ stat */
 
-static int stat_core(int dirfd, const char *path, struct stat *st, int flags)
+__attribute__((noinline)) static int stat_slow(int dirfd, const char *path, struct stat *st,
+                                               int flags)
 {
     struct vial_route_result r;
     if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
@@ -256,6 +280,13 @@ static int stat_core(int dirfd, const char *path, struct stat *st, int flags)
         return 0;
     }
     return fail(EIO);
+}
+
+static inline int stat_core(int dirfd, const char *path, struct stat *st, int flags)
+{
+    if (path && path[0] != '\0' && vial_pass_through(dirfd, path))
+        return REAL(fstatat)(dirfd, path, st, flags);
+    return stat_slow(dirfd, path, st, flags);
 }
 
 int vial_stat_path(const char *path, struct stat *st)
@@ -367,7 +398,8 @@ static void fill_statx(struct statx *sx, const struct stat *st)
 }
 
 int vial_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx);
-int vial_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
+__attribute__((noinline)) static int statx_slow(int dirfd, const char *path, int flags,
+                                                unsigned mask, struct statx *sx)
 {
     struct vial_route_result r;
     struct stat st;
@@ -393,6 +425,13 @@ int vial_statx_core(int dirfd, const char *path, int flags, unsigned mask, struc
     return fail(EIO);
 }
 
+int vial_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
+{
+    if (path && path[0] != '\0' && vial_pass_through(dirfd, path))
+        return REAL(statx)(dirfd, path, flags, mask, sx);
+    return statx_slow(dirfd, path, flags, mask, sx);
+}
+
 int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
 {
     PASS_IF_BUSY(REAL(statx)(dirfd, path, flags, mask, sx));
@@ -401,7 +440,7 @@ int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *s
 
 /* ---------------------------------------------------------------- access */
 
-static int access_core(int dirfd, const char *path, int mode, int flags)
+__attribute__((noinline)) static int access_slow(int dirfd, const char *path, int mode, int flags)
 {
     struct vial_route_result r;
     vial_route(&r, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
@@ -424,6 +463,13 @@ static int access_core(int dirfd, const char *path, int mode, int flags)
         return fail(EACCES);
     /* image files are readable by whoever runs the image */
     return 0;
+}
+
+static inline int access_core(int dirfd, const char *path, int mode, int flags)
+{
+    if (vial_pass_through(dirfd, path))
+        return REAL(faccessat)(dirfd, path, mode, flags);
+    return access_slow(dirfd, path, mode, flags);
 }
 
 int access(const char *path, int mode)
@@ -590,7 +636,7 @@ int chdir(const char *path)
             return fail(EIO);
         if (e.primary_type != VIAL_ENTRY_DIRECTORY)
             return fail(ENOTDIR);
-        if (vial_preload_directory(real, sizeof real, r.vfs.path) < 0)
+        if (vial_preload_directory(real, sizeof real, r.vfs.path, 1) < 0)
             return fail(EIO);
         rc = REAL(chdir)(real);
         break;
@@ -734,13 +780,18 @@ ssize_t flistxattr(int fd, char *list, size_t size)
 
 /* Until copy-on-write arrives, a call that would change an image path
  * fails with EROFS; host paths are untouched. */
-static int refuses_write(int dirfd, const char *path, int follow)
+__attribute__((noinline)) static int refuses_write_slow(int dirfd, const char *path, int follow)
 {
     struct vial_route_result r;
     vial_route(&r, dirfd, path, follow);
     if (r.route == VIAL_ROUTE_IMAGE)
         return 1;
     return r.resolved && r.vfs.kind == VIAL_VFS_HOST && parent_in_image(r.vfs.path);
+}
+
+static inline int refuses_write(int dirfd, const char *path, int follow)
+{
+    return !vial_pass_through(dirfd, path) && refuses_write_slow(dirfd, path, follow);
 }
 
 #define WRITE_GUARD(dirfd, path, follow, real_call)                                                \

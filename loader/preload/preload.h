@@ -40,6 +40,8 @@ struct vial_session {
 };
 
 extern struct vial_session vial_session;
+/* Not initial-exec TLS: the launcher dlopens this library, where static
+ * TLS may not be available. */
 extern _Thread_local int vial_busy;
 
 /* Initializes the session once (thread-safe); returns vial_session.ready. */
@@ -71,15 +73,57 @@ struct vial_route_result {
 };
 
 /* Classifies (dirfd, path) for an operation; follow: whether a final
- * symlink is followed. Fast for paths outside the image. */
+ * symlink is followed. */
 void vial_route(struct vial_route_result *out, int dirfd, const char *path, int follow);
+
+/* The fast path, checked before any hook builds its large frame: whether
+ * (dirfd, path) certainly does not concern the image. Costs a comparison
+ * of the first path component with the image root's names (cached at
+ * start) and a scan for "." components. */
+struct vial_root_name {
+    uint8_t length;
+    char name[31];
+};
+extern struct vial_root_name vial_root_names[64];
+extern int vial_root_name_count; /* -1: too many to cache, ask the index */
+extern int vial_cwd_in_image;
+
+int vial_first_component_in_image(const char *path);
+const char *vial_fd_directory(int fd);
+
+static inline int vial_needs_normalizing(const char *path)
+{
+    for (const char *p = path; (p = __builtin_strchr(p, '/')); p++)
+        if (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || p[2] == '\0' ||
+                                            (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))))
+            return 1;
+    return 0;
+}
+
+static inline int vial_pass_through(int dirfd, const char *path)
+{
+    if (vial_session.ready != 1)
+        return vial_session.ready < 0 || path == NULL; /* 0: the slow path initializes */
+    if (!path)
+        return 1;
+    if (path[0] == '/')
+        return !vial_first_component_in_image(path) && !vial_needs_normalizing(path);
+    if (dirfd == -100 /* AT_FDCWD */)
+        return !__atomic_load_n(&vial_cwd_in_image, __ATOMIC_RELAXED) &&
+               !(path[0] == '.' && path[1] == '.') && !vial_needs_normalizing(path);
+    return vial_fd_directory(dirfd) == NULL;
+}
 
 /* Materializes an image regular file and returns its view path in out. */
 int vial_preload_materialize(char *out, size_t size, uint32_t entry);
 
 /* The real directory standing for a virtual one: the host's if it has it,
- * else a directory created in the view. */
-int vial_preload_directory(char *out, size_t size, const char *virtual_path);
+ * else its place in the view (created only with create: callers try
+ * without first and retry with it on ENOENT). */
+int vial_preload_directory(char *out, size_t size, const char *virtual_path, int create);
+
+/* The view path an image file has once materialized (it may not exist). */
+int vial_preload_view_path(char *out, size_t size, uint32_t entry);
 
 /* Maps a real path inside the view back to its virtual path, in place;
  * returns 1 if it did. */

@@ -1,6 +1,7 @@
 /*
  * state.c - the interposer's session, routing, fd table and logging.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,9 @@
 #include "preload.h"
 
 struct vial_session vial_session = {.log_fd = -1};
+struct vial_root_name vial_root_names[64];
+int vial_root_name_count;
+int vial_cwd_in_image; /* read without the lock: a hint for the fast path */
 _Thread_local int vial_busy;
 
 static pthread_mutex_t reader_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -103,9 +107,48 @@ static void open_log(void)
                                         : fcntl(2, F_DUPFD_CLOEXEC, 1000);
 }
 
+static void adopt_inherited_directories(void);
+
+/* The image root's names, for the fast path; the merged-/usr aliases count
+ * as present when the image has usr. */
+static void cache_root_names(void)
+{
+    uint32_t first, count;
+    if (vial_image_children(&first, &count, vial_session.image, 0) < 0 || count > 48) {
+        vial_root_name_count = -1;
+        return;
+    }
+    int n = 0, has_usr = 0;
+    for (uint32_t c = first; c < first + count; c++) {
+        struct vial_entry e;
+        if (vial_image_entry(&e, vial_session.image, c) < 0 ||
+            e.name_length >= sizeof vial_root_names[0].name) {
+            vial_root_name_count = -1;
+            return;
+        }
+        vial_root_names[n].length = (uint8_t)e.name_length;
+        memcpy(vial_root_names[n].name, e.name, e.name_length);
+        has_usr |= e.name_length == 3 && memcmp(e.name, "usr", 3) == 0;
+        n++;
+    }
+    static const char *const aliases[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
+    for (size_t i = 0; has_usr && i < sizeof aliases / sizeof aliases[0]; i++) {
+        vial_root_names[n].length = (uint8_t)strlen(aliases[i]);
+        memcpy(vial_root_names[n].name, aliases[i], vial_root_names[n].length);
+        n++;
+    }
+    vial_root_name_count = n;
+}
+
+/* The session named at load time (the app may clear its environment
+ * before the first hooked call). */
+static char session_at_load[PATH_MAX];
+
 static void initialize(void)
 {
     const char *path = getenv("VIAL_SESSION");
+    if ((!path || !*path) && session_at_load[0])
+        path = session_at_load;
     vial_session.ready = -1;
     if (!path || !*path)
         return;
@@ -115,8 +158,6 @@ static void initialize(void)
     int rc = read_session(path);
     if (rc == 0)
         rc = vial_image_open_path(&vial_session.image, vial_session.image_path, 0);
-    if (rc == 0)
-        rc = vial_reader_new(&vial_session.reader, vial_session.image);
     if (rc < 0) {
         vial_log(1, "session %s unusable (%s): running without virtualization", path,
                  vial_error_last()[0] ? vial_error_last() : strerror(-rc));
@@ -127,18 +168,24 @@ static void initialize(void)
         /* a device number no real file system uses: major 0xfff */
         const uint8_t *hash = vial_image_header(vial_session.image)->root_hash;
         vial_session.image_device = makedev(0xfff, (hash[0] | hash[1] << 8) & 0xfffff);
+        cache_root_names();
         vial_session.ready = 1;
         vial_cwd_refresh();
+        adopt_inherited_directories();
         vial_log(2, "session %s: image %s", path, vial_session.image_path);
     }
     vial_busy--;
 }
 
-/* At load time, before main: an application may clear its environment
- * (env -i, clearenv) before its first hooked call. */
-__attribute__((constructor)) static void initialize_at_load(void)
+/* At load time, before main: remember the session, which an application
+ * may remove from its environment (env -i, clearenv) before its first
+ * hooked call. Initializing is left to the first call that needs it, so a
+ * process that never touches a path pays nothing more. */
+__attribute__((constructor)) static void remember_session(void)
 {
-    vial_preload_init();
+    const char *path = getenv("VIAL_SESSION");
+    if (path && strlen(path) < sizeof session_at_load)
+        strcpy(session_at_load, path);
 }
 
 int vial_preload_init(void)
@@ -242,6 +289,36 @@ void vial_fd_copy(int from, int to)
         vial_fd_clear(to);
 }
 
+/* Directory descriptors survive exec, our table does not: a new process
+ * finds the ones that stand for image directories again. */
+static void adopt_inherited_directories(void)
+{
+    DIR *fds = opendir("/proc/self/fd");
+    struct dirent *d;
+    if (!fds)
+        return;
+    int own = dirfd(fds);
+    while ((d = readdir(fds))) {
+        char link[64], target[PATH_MAX];
+        int fd = atoi(d->d_name);
+        if (d->d_name[0] == '.' || fd == own)
+            continue;
+        snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        ssize_t n = readlink(link, target, sizeof target - 1);
+        if (n <= 0 || target[0] != '/')
+            continue;
+        target[n] = '\0';
+        vial_preload_unview(target, sizeof target);
+        struct vial_vfs_result r;
+        struct vial_entry e;
+        if (vial_vfs_resolve(&r, vial_session.image, target, 1) == 0 && r.kind == VIAL_VFS_IMAGE &&
+            vial_image_entry(&e, vial_session.image, r.entry) == 0 &&
+            e.primary_type == VIAL_ENTRY_DIRECTORY)
+            vial_fd_set_directory(fd, r.path);
+    }
+    closedir(fds);
+}
+
 /* ------------------------------------------------------------------ cwd */
 
 /* The virtual cwd when the real one is inside the view, or when it lies
@@ -249,7 +326,6 @@ void vial_fd_copy(int from, int to)
  * image does not reach (then relative paths pass through untouched). */
 static pthread_mutex_t cwd_lock = PTHREAD_MUTEX_INITIALIZER;
 static char cwd_virtual[PATH_MAX];
-static int cwd_in_image; /* read without the lock: a hint for the fast path */
 
 void vial_cwd_refresh(void)
 {
@@ -269,10 +345,10 @@ void vial_cwd_refresh(void)
         int in_image = vial_vfs_resolve(&r, vial_session.image, first, 0) == 0 &&
                        r.kind == VIAL_VFS_IMAGE;
         snprintf(cwd_virtual, sizeof cwd_virtual, "%s", real);
-        __atomic_store_n(&cwd_in_image, in_image, __ATOMIC_RELEASE);
+        __atomic_store_n(&vial_cwd_in_image, in_image, __ATOMIC_RELEASE);
     } else {
         cwd_virtual[0] = '\0';
-        __atomic_store_n(&cwd_in_image, 0, __ATOMIC_RELEASE);
+        __atomic_store_n(&vial_cwd_in_image, 0, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&cwd_lock);
 }
@@ -302,32 +378,21 @@ int vial_preload_unview(char *path, size_t size)
     return 1;
 }
 
-/* Whether a ".." or "." component or a double slash appears: then the
- * first component alone does not tell where the path leads. */
-static int needs_normalizing(const char *path)
-{
-    for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/'))
-        if (p[1] == '/' || (p[1] == '.' && (p[2] == '/' || p[2] == '\0' ||
-                                            (p[2] == '.' && (p[3] == '/' || p[3] == '\0')))))
-            return 1;
-    return 0;
-}
-
-static int first_component_in_image(const char *path)
+int vial_first_component_in_image(const char *path)
 {
     const char *name = path + 1;
     size_t n = strcspn(name, "/");
-    uint32_t child;
     if (n == 0)
         return 1; /* the root */
-    if (vial_image_child(&child, vial_session.image, 0, name, n) == 0)
-        return 1;
-    /* merged /usr: /lib... may name an image's usr/lib... */
-    static const char *const aliases[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
-    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
-        if (strlen(aliases[i]) == n && memcmp(aliases[i], name, n) == 0)
-            return vial_image_child(&child, vial_session.image, 0, "usr", 3) == 0;
-    return 0;
+    if (vial_root_name_count >= 0) {
+        for (int i = 0; i < vial_root_name_count; i++)
+            if (vial_root_names[i].length == n && memcmp(vial_root_names[i].name, name, n) == 0)
+                return 1;
+        return 0;
+    }
+    uint32_t child;
+    return vial_image_child(&child, vial_session.image, 0, name, n) == 0 ||
+           vial_image_child(&child, vial_session.image, 0, "usr", 3) == 0;
 }
 
 void vial_route(struct vial_route_result *out, int dirfd, const char *path, int follow)
@@ -339,16 +404,11 @@ void vial_route(struct vial_route_result *out, int dirfd, const char *path, int 
     out->resolved = 0;
     if (!path || vial_preload_init() != 1)
         return;
+    if (vial_pass_through(dirfd, path))
+        return;
     if (path[0] == '/') {
-        /* the fast path: most host paths share no first component with
-         * the image and need no normalizing */
-        if (!first_component_in_image(path) && !needs_normalizing(path))
-            return;
         base = NULL;
     } else if (dirfd == AT_FDCWD) {
-        if (!__atomic_load_n(&cwd_in_image, __ATOMIC_ACQUIRE) && !needs_normalizing(path) &&
-            strncmp(path, "..", 2) != 0)
-            return;
         if (!vial_cwd_get(absolute, sizeof absolute))
             return;
         base = absolute;
@@ -366,7 +426,13 @@ void vial_route(struct vial_route_result *out, int dirfd, const char *path, int 
         path = joined;
     }
     char normalized[PATH_MAX];
-    if (vial_vfs_normalize(normalized, sizeof normalized, path, NULL) < 0) {
+    size_t length = strlen(path);
+    int plain = !base && !vial_needs_normalizing(path) && length < sizeof normalized;
+    if (plain) { /* already normalized but for a trailing slash */
+        memcpy(normalized, path, length + 1);
+        if (length > 1 && normalized[length - 1] == '/')
+            normalized[length - 1] = '\0';
+    } else if (vial_vfs_normalize(normalized, sizeof normalized, path, NULL) < 0) {
         out->route = VIAL_ROUTE_ERROR;
         out->error = ENAMETOOLONG;
         return;
@@ -384,9 +450,8 @@ void vial_route(struct vial_route_result *out, int dirfd, const char *path, int 
     }
     /* a host path: pass the caller's own arguments through unless a base
      * directory or an image symlink changed what the path means */
-    out->route = base || strcmp(out->vfs.path, normalized) != 0 || needs_normalizing(path)
-                     ? VIAL_ROUTE_HOST
-                     : VIAL_ROUTE_PASS;
+    out->route = base || !plain || strcmp(out->vfs.path, normalized) != 0 ? VIAL_ROUTE_HOST
+                                                                          : VIAL_ROUTE_PASS;
 }
 
 /* ------------------------------------------------------- materializing */
@@ -395,7 +460,9 @@ int vial_preload_materialize(char *out, size_t size, uint32_t entry)
 {
     vial_busy++;
     pthread_mutex_lock(&reader_lock);
-    int rc = vial_materialize(out, size, vial_session.reader, entry, vial_session.cache,
+    int rc = vial_session.reader ? 0 : vial_reader_new(&vial_session.reader, vial_session.image);
+    if (rc == 0)
+        rc = vial_materialize(out, size, vial_session.reader, entry, vial_session.cache,
                               vial_session.view);
     pthread_mutex_unlock(&reader_lock);
     if (rc < 0)
@@ -404,7 +471,7 @@ int vial_preload_materialize(char *out, size_t size, uint32_t entry)
     return rc;
 }
 
-int vial_preload_directory(char *out, size_t size, const char *virtual_path)
+int vial_preload_directory(char *out, size_t size, const char *virtual_path, int create)
 {
     struct stat st;
     vial_busy++;
@@ -414,11 +481,22 @@ int vial_preload_directory(char *out, size_t size, const char *virtual_path)
     } else if ((size_t)snprintf(out, size, "%s%s", vial_session.view,
                                 strcmp(virtual_path, "/") == 0 ? "" : virtual_path) >= size) {
         rc = -ENAMETOOLONG;
-    } else {
+    } else if (create) {
         rc = vial_mkdir_p(out, 0700);
     }
     vial_busy--;
     return rc;
+}
+
+int vial_preload_view_path(char *out, size_t size, uint32_t entry)
+{
+    char relative[PATH_MAX];
+    int rc = vial_image_path(relative, sizeof relative, vial_session.image, entry);
+    if (rc < 0)
+        return rc;
+    if ((size_t)snprintf(out, size, "%s/%s", vial_session.view, relative) >= size)
+        return -ENAMETOOLONG;
+    return 0;
 }
 
 void vial_preload_stat(struct stat *st, uint32_t index)
