@@ -118,11 +118,22 @@ static int prepare_runtime_dir(const char *path)
     return 0;
 }
 
+/* The manifest's host tools as the session lists them: ':'-separated. */
 static void append_host_tools(char *out, size_t size, const struct vial_manifest *m)
 {
-    (void)m; /* host tools arrive with the manifest's policy sections */
+    size_t used = 0;
     out[0] = '\0';
-    (void)size;
+    if (!m->host_tools)
+        return;
+    const char *p = m->host_tools;
+    while (*p) {
+        p += strspn(p, " \t");
+        size_t n = strcspn(p, " \t");
+        if (n && used + n + 2 < size) {
+            used += (size_t)snprintf(out + used, size - used, "%s%.*s", used ? ":" : "", (int)n, p);
+        }
+        p += n;
+    }
 }
 
 /* The session file a process of the bubble reads at start: named after its
