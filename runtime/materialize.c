@@ -3,9 +3,12 @@
  *
  * Content lives at CACHE/files/xx/<key>, shared by every image and version
  * with the same bytes; each image sees it through a hard link at
- * VIEW/<virtual path>. Both steps are atomic (temporary name, then rename),
- * so concurrent processes never see a partial file and never fail because
- * another one got there first.
+ * VIEW/<virtual path>. Content is written under a temporary name and
+ * published with link(), never rename(): a finished file is never replaced
+ * (replacing it would drop the inode another process is about to link, and
+ * its link() would fail with ENOENT), and EEXIST just means another
+ * process won. So concurrent processes never see a partial file and never
+ * fail because another one got there first.
  *
  * This code also runs inside applications (the interposer) and the dynamic
  * loader's audit namespace: no global state, errno-style returns only.
@@ -118,10 +121,9 @@ static int materialize_content(char *out, size_t size, struct vial_reader *reade
     rc = write_content(fd, reader, entry->index, entry->size);
     if (close(fd) < 0 && rc == 0)
         rc = vial_error_set(-errno, "cannot write to the cache: %s", strerror(errno));
-    if (rc == 0 && rename(temp, out) < 0)
+    if (rc == 0 && link(temp, out) < 0 && errno != EEXIST)
         rc = vial_error_set(-errno, "cannot store %s: %s", out, strerror(errno));
-    if (rc < 0)
-        unlink(temp);
+    unlink(temp);
     return rc;
 }
 
@@ -154,27 +156,22 @@ int vial_materialize(char *out, size_t size, struct vial_reader *reader, uint32_
     *slash = '/';
     if (rc < 0)
         return vial_error_set(rc, "cannot create %s: %s", out, strerror(-rc));
+    if (link(content, out) == 0 || errno == EEXIST)
+        return 0;
+    rc = -errno;
+    /* a cache on another file system than the view, or no hard links:
+     * a copy, published the same way */
+    if (rc != -EXDEV && rc != -EMLINK && rc != -EPERM)
+        return vial_error_set(rc, "cannot link %s: %s", out, strerror(-rc));
     temp_name(temp, sizeof temp, out);
-    if (link(content, temp) < 0) {
-        rc = -errno;
-        /* a cache on another file system than the view: fall back to a copy */
-        if (rc != -EXDEV && rc != -EMLINK && rc != -EPERM)
-            return vial_error_set(rc, "cannot link %s: %s", temp, strerror(-rc));
-        int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-                      entry.mode & 0111 ? 0755 : 0644);
-        if (fd < 0)
-            return vial_error_set(-errno, "cannot create %s: %s", temp, strerror(errno));
-        rc = write_content(fd, reader, index, entry.size);
-        close(fd);
-        if (rc < 0) {
-            unlink(temp);
-            return rc;
-        }
-    }
-    if (rename(temp, out) < 0) {
-        rc = -errno;
-        unlink(temp);
-        return vial_error_set(rc, "cannot store %s: %s", out, strerror(-rc));
-    }
-    return 0;
+    int fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, entry.mode & 0111 ? 0755 : 0644);
+    if (fd < 0)
+        return vial_error_set(-errno, "cannot create %s: %s", temp, strerror(errno));
+    rc = write_content(fd, reader, index, entry.size);
+    if (close(fd) < 0 && rc == 0)
+        rc = vial_error_set(-errno, "cannot write %s: %s", temp, strerror(errno));
+    if (rc == 0 && link(temp, out) < 0 && errno != EEXIST)
+        rc = vial_error_set(-errno, "cannot store %s: %s", out, strerror(errno));
+    unlink(temp);
+    return rc;
 }
