@@ -27,8 +27,16 @@ for tool in "$TOOLS"/treecmp "$TOOLS"/make-* "$TOOLS"/replay-* "$TOOLS"/probe-*;
 done
 cp -r "$SOURCE_DIR/tests/integration" "$SOURCE_DIR/tests/differential" "$stage/tests/"
 cp "$SOURCE_DIR/README.md" "$stage/"
+# fixtures fetched by the root run (run_apps): copied when the user cannot
+# read them where they are
+fixtures=${FIXTURES:-}
+if [ -n "$fixtures" ] && [ -d "$fixtures" ] &&
+    ! setpriv --reuid="$user" --regid="$user" --init-groups test -r "$fixtures/."; then
+    cp -a "$fixtures" "$stage/fixtures"
+    fixtures=$stage/fixtures
+fi
 chown -R "$user:" "$stage"
 home=$(getent passwd "$user" | cut -d: -f6)
 setpriv --reuid="$user" --regid="$user" --init-groups \
     env HOME="$home" USER="$user" TMPDIR=/tmp VIAL="$stage/tools/vial" TOOLS="$stage/tools" \
-    SOURCE_DIR="$stage" bash "$stage/tests/integration/$(basename "$1")"
+    SOURCE_DIR="$stage" FIXTURES="$fixtures" bash "$stage/tests/integration/$(basename "$1")"
