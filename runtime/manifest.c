@@ -205,9 +205,9 @@ static int exec_path_valid(const char *path)
     return path[0] == '/' && path[1] != '\0' && vial_image_path_valid(path + 1, strlen(path + 1));
 }
 
-/* Debian-style versions ("1:2.3~rc1-2"): 1..64 of [A-Za-z0-9.+~:_-],
- * starting with a letter or digit. Also the rule for state groups. */
-static int version_valid(const char *s)
+/* 1..64 characters: letters, digits and `punctuation`, starting with a
+ * letter or digit. */
+static int word_valid(const char *s, const char *punctuation)
 {
     size_t n = strlen(s);
     if (n == 0 || n > 64)
@@ -215,11 +215,14 @@ static int version_valid(const char *s)
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
         int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || !strchr(".+~:_-", c)))
+        if (!alnum && (i == 0 || !strchr(punctuation, c)))
             return 0;
     }
     return 1;
 }
+
+/* Debian-style versions ("1:2.3~rc1-2"); also the rule for state groups. */
+static int version_valid(const char *s) { return word_valid(s, ".+~:_-"); }
 
 static int validate(struct parse_state *state)
 {
@@ -331,19 +334,7 @@ void vial_manifest_free(struct vial_manifest *m)
     free(m);
 }
 
-int vial_manifest_name_valid(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        int alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || !strchr("._+-", c)))
-            return 0;
-    }
-    return 1;
-}
+int vial_manifest_name_valid(const char *s) { return word_valid(s, "._+-"); }
 
 const struct vial_manifest_entry *vial_manifest_find_entry(const struct vial_manifest *m,
                                                            const char *name)
