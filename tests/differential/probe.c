@@ -13,6 +13,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdint.h>
@@ -202,6 +204,50 @@ static void probe_child(const char *id, const char *how)
     report(id, how, WIFEXITED(status) ? WEXITSTATUS(status) : -2, NULL);
 }
 
+/* Walk results are sorted before printing: sibling order is the file
+ * system's (unspecified), types and levels are what must agree. */
+static char walked[4096];
+
+static int word_compare(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static const char *sorted_walk(void)
+{
+    static char out[4096];
+    char copy[4096], *words[256];
+    size_t n = 0;
+    snprintf(copy, sizeof copy, "%s", walked);
+    for (char *w = strtok(copy, " "); w && n < 256; w = strtok(NULL, " "))
+        words[n++] = w;
+    qsort(words, n, sizeof *words, word_compare);
+    out[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        strncat(out, words[i], sizeof out - strlen(out) - 2);
+        strncat(out, " ", sizeof out - strlen(out) - 1);
+    }
+    return out;
+}
+static int walk_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    char item[PATH_MAX];
+    snprintf(item, sizeof item, "%s:%d:%d:%lld ", path + strlen(root), type, ftw->level,
+             S_ISDIR(st->st_mode) ? 0LL : (long long)st->st_size);
+    strncat(walked, item, sizeof walked - strlen(walked) - 1);
+    return 0;
+}
+static int ftw_entry(const char *path, const struct stat *st, int type)
+{
+    char item[PATH_MAX];
+    (void)st;
+    snprintf(item, sizeof item, "%s:%d ", path + strlen(root), type);
+    strncat(walked, item, sizeof walked - strlen(walked) - 1);
+    return 0;
+}
+
+int __xstat(int version, const char *path, struct stat *st);
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -332,6 +378,81 @@ int main(int argc, char **argv)
         report("R7", "scandir dir", n, names);
     }
 
+    /* walks */
+    {
+        glob_t g;
+        char pattern[PATH_MAX], names[1024] = "";
+        snprintf(pattern, sizeof pattern, "%s/dir/*.txt", root);
+        int rc2 = glob(pattern, 0, NULL, &g);
+        for (size_t i = 0; rc2 == 0 && i < g.gl_pathc; i++) {
+            strncat(names, g.gl_pathv[i] + strlen(root), sizeof names - strlen(names) - 2);
+            strncat(names, " ", sizeof names - strlen(names) - 1);
+        }
+        report("G1", "glob dir/*.txt", rc2 == 0 ? (long)g.gl_pathc : -1, names);
+        if (rc2 == 0)
+            globfree(&g);
+        snprintf(pattern, sizeof pattern, "%s/*/sub/*", root);
+        names[0] = '\0';
+        rc2 = glob(pattern, 0, NULL, &g);
+        for (size_t i = 0; rc2 == 0 && i < g.gl_pathc; i++) {
+            strncat(names, g.gl_pathv[i] + strlen(root), sizeof names - strlen(names) - 2);
+            strncat(names, " ", sizeof names - strlen(names) - 1);
+        }
+        report("G2", "glob */sub/*", rc2 == 0 ? (long)g.gl_pathc : -1, names);
+        if (rc2 == 0)
+            globfree(&g);
+    }
+    walked[0] = '\0';
+    rc = nftw(at("dir"), walk_entry, 8, FTW_PHYS);
+    report("N1", "nftw dir (physical)", rc, sorted_walk());
+    walked[0] = '\0';
+    rc = nftw(at("dir"), walk_entry, 8, FTW_PHYS | FTW_DEPTH);
+    report("N2", "nftw dir (depth first)", rc, sorted_walk());
+    walked[0] = '\0';
+    rc = ftw(at("dir"), ftw_entry, 8);
+    report("N3", "ftw dir", rc, sorted_walk());
+    {
+        int dfd = open(at("dir"), O_RDONLY | O_DIRECTORY);
+        DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+        int count = 0, again = 0;
+        long mark = -1;
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            if (++count == 2)
+                mark = telldir(d);
+        }
+        if (d) {
+            rewinddir(d);
+            while (readdir(d))
+                again++;
+            seekdir(d, mark);
+            int rest = 0;
+            while (readdir(d))
+                rest++;
+            closedir(d);
+            char counts[64];
+            snprintf(counts, sizeof counts, "count=%d again=%d rest-after-mark=%d", count, again, rest);
+            report("F1", "fdopendir+rewinddir+seekdir dir", 0, counts);
+        } else {
+            report("F1", "fdopendir+rewinddir+seekdir dir", -1, NULL);
+        }
+    }
+    {
+        struct stat x;
+        int rc2 = __xstat(1, at("dir/a.txt"), &x);
+        char described[256] = "";
+        if (rc2 == 0)
+            describe_stat(described, sizeof described, &x);
+        report("LX1", "__xstat dir/a.txt", rc2, described);
+        int fd2 = open(at("dir/b.txt"), O_RDONLY);
+        rc2 = fstatat(fd2, "", &x, AT_EMPTY_PATH);
+        if (rc2 == 0)
+            describe_stat(described, sizeof described, &x);
+        report("LX2", "fstatat(fd, \"\", AT_EMPTY_PATH) dir/b.txt", rc2, rc2 == 0 ? described : NULL);
+        if (fd2 >= 0)
+            close(fd2);
+    }
+
     /* symlinks and names */
     probe_readlink("K1", "link-file");
     probe_readlink("K2", "link-dir");
@@ -341,6 +462,19 @@ int main(int argc, char **argv)
     probe_realpath("K6", "link-file");
     probe_realpath("K7", "missing");
     probe_realpath("K8", "");
+    {
+        char target[PATH_MAX];
+        int dfd = open(root, O_RDONLY | O_DIRECTORY);
+        ssize_t n2 = readlinkat(dfd, "link-dir", target, sizeof target - 1);
+        if (n2 >= 0)
+            target[n2] = '\0';
+        report("K9", "readlinkat(root fd, link-dir)", n2 < 0 ? -1 : (long)n2, n2 >= 0 ? target : NULL);
+        close(dfd);
+        char *c = canonicalize_file_name(at("link-dir/sub"));
+        report("K10", "canonicalize_file_name link-dir/sub", c ? 0 : -1,
+               c ? c + strlen(root) : NULL);
+        free(c);
+    }
 
     /* access */
     probe_access("A1", "file.txt", R_OK);
@@ -357,12 +491,36 @@ int main(int argc, char **argv)
     report("XA1", "getxattr file.txt user.probe", n, n >= 0 ? value : NULL);
     n = getxattr(at("file.txt"), "user.none", value, sizeof value);
     report("XA2", "getxattr file.txt user.none", n, NULL);
+    n = lgetxattr(at("link-file"), "user.probe", value, sizeof value);
+    report("XA3", "lgetxattr link-file user.probe (the link itself)", n, NULL);
+    char list[256];
+    n = listxattr(at("file.txt"), list, sizeof list);
+    report("XA4", "listxattr file.txt", n, n > 0 ? list : NULL);
 
     /* children */
     probe_child("C1", "system");
     probe_child("C2", "spawn");
     probe_child("C3", "popen");
     probe_child("C4", "execve");
+    {
+        fflush(stdout);
+        pid_t pid = fork();
+        int status = -1;
+        if (pid == 0) {
+            char path[PATH_MAX + 32];
+            snprintf(path, sizeof path, "PATH=/nonexistent:%s", root);
+            putenv(path);
+            char *args[] = {"exec.sh", "execvp", NULL};
+            execvp("exec.sh", args); /* found through PATH */
+            _exit(127);
+        }
+        waitpid(pid, &status, 0);
+        report("C5", "execvp exec.sh through PATH", WIFEXITED(status) ? WEXITSTATUS(status) : -2, NULL);
+    }
+    fd = (int)syscall(SYS_open, at("dir/sub/c.txt"), O_RDONLY);
+    report("SY1", "syscall(SYS_open) dir/sub/c.txt", fd >= 0 ? 0 : -1, NULL);
+    if (fd >= 0)
+        close(fd);
 
     /* writes last: natively they change the tree */
     fd = open(at("dir/new.txt"), O_WRONLY | O_CREAT | O_EXCL, 0644);
@@ -378,6 +536,10 @@ int main(int argc, char **argv)
     report("W5", "rename dir/a.txt", rename(at("dir/a.txt"), at("dir/a2.txt")), NULL);
     report("W6", "chmod file.txt", chmod(at("file.txt"), 0600), NULL);
     report("W7", "rmdir empty", rmdir(at("empty")), NULL);
+    fd = creat(at("dir/created.txt"), 0644);
+    report("W9", "creat dir/created.txt", fd >= 0 ? 0 : -1, NULL);
+    if (fd >= 0)
+        close(fd);
     fd = open(at("file.txt"), O_RDONLY | O_CREAT, 0644);
     report("W8", "open(O_CREAT) of existing file.txt read-only", fd >= 0 ? 0 : -1, NULL);
     if (fd >= 0)
