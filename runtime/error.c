@@ -6,7 +6,9 @@
 
 #include "runtime.h"
 
-#define VIAL_ERROR_MESSAGE_MAX 1024
+/* small: the interposer's thread-local storage must fit the loader's
+ * static TLS surplus when the launcher dlopens it */
+#define VIAL_ERROR_MESSAGE_MAX 384
 
 static _Thread_local char error_message[VIAL_ERROR_MESSAGE_MAX];
 

@@ -103,7 +103,9 @@ static int search_own_path(char *result, size_t size, const char *name, uintptr_
 
 char *la_objsearch(const char *name, uintptr_t *cookie, unsigned int flag)
 {
-    static _Thread_local char result[PATH_MAX];
+    /* the loader calls us under its own lock: one buffer serves (and keeps
+     * this module's thread-local storage small, see preload.h) */
+    static char result[PATH_MAX];
     if (!name || is_glibc_library(name) || vial_preload_init() != 1)
         return (char *)name;
     if (name[0] != '/') {

@@ -40,9 +40,11 @@ struct vial_session {
 };
 
 extern struct vial_session vial_session;
-/* Not initial-exec TLS: the launcher dlopens this library, where static
- * TLS may not be available. */
-extern _Thread_local int vial_busy;
+/* Read on every hooked call, so initial-exec TLS (no __tls_get_addr call).
+ * The launcher dlopens this library, which then needs its thread-local
+ * storage in the loader's small static TLS surplus: keep the module's TLS
+ * small (no large thread-local buffers). */
+extern _Thread_local int vial_busy __attribute__((tls_model("initial-exec")));
 
 /* Initializes the session once (thread-safe); returns vial_session.ready. */
 int vial_preload_init(void);
@@ -100,6 +102,14 @@ static inline int vial_needs_normalizing(const char *path)
     return 0;
 }
 
+/* Whether a "." or ".." component may appear (also true for a name that
+ * merely starts with a dot: then the slow path decides). Only such a path
+ * can lead back into the image from a first component it lacks. */
+static inline int vial_may_climb(const char *path)
+{
+    return __builtin_strstr(path, "/.") != NULL;
+}
+
 static inline int vial_pass_through(int dirfd, const char *path)
 {
     if (vial_session.ready != 1)
@@ -107,10 +117,10 @@ static inline int vial_pass_through(int dirfd, const char *path)
     if (!path)
         return 1;
     if (path[0] == '/')
-        return !vial_first_component_in_image(path) && !vial_needs_normalizing(path);
+        return !vial_first_component_in_image(path) && !vial_may_climb(path);
     if (dirfd == -100 /* AT_FDCWD */)
-        return !__atomic_load_n(&vial_cwd_in_image, __ATOMIC_RELAXED) &&
-               !(path[0] == '.' && path[1] == '.') && !vial_needs_normalizing(path);
+        return !__atomic_load_n(&vial_cwd_in_image, __ATOMIC_RELAXED) && path[0] != '.' &&
+               !vial_may_climb(path);
     return vial_fd_directory(dirfd) == NULL;
 }
 

@@ -20,7 +20,7 @@ struct vial_session vial_session = {.log_fd = -1};
 struct vial_root_name vial_root_names[64];
 int vial_root_name_count;
 int vial_cwd_in_image; /* read without the lock: a hint for the fast path */
-_Thread_local int vial_busy;
+_Thread_local int vial_busy __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t reader_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -381,12 +381,15 @@ int vial_preload_unview(char *path, size_t size)
 int vial_first_component_in_image(const char *path)
 {
     const char *name = path + 1;
-    size_t n = strcspn(name, "/");
+    size_t n = 0;
+    while (name[n] && name[n] != '/') /* names are short: a loop beats strcspn */
+        n++;
     if (n == 0)
         return 1; /* the root */
     if (vial_root_name_count >= 0) {
         for (int i = 0; i < vial_root_name_count; i++)
-            if (vial_root_names[i].length == n && memcmp(vial_root_names[i].name, name, n) == 0)
+            if (vial_root_names[i].length == n && vial_root_names[i].name[0] == name[0] &&
+                memcmp(vial_root_names[i].name, name, n) == 0)
                 return 1;
         return 0;
     }
