@@ -59,6 +59,7 @@ struct vial_pack_stats {
     uint64_t stored_bytes;     /* compressed chunk bytes */
     uint64_t image_bytes;
     uint64_t chunks, blocks, deduplicated_files;
+    uint64_t dictionary_bytes; /* 0: no dictionary (too few small files) */
     uint8_t root_hash[VIAL_HASH_LEN];
 };
 

@@ -7,10 +7,19 @@
 #include "packager.h"
 
 /* Sizes chosen by measurement (docs/image-format.md, "Chunking"). */
-#define PACK_SMALL_FILE_MAX (128u * 1024u)   /* smaller files go to solid blocks */
-#define PACK_BLOCK_MIN (64u * 1024u)         /* a block may close after this ... */
-#define PACK_BLOCK_MAX (256u * 1024u)        /* ... and must close after this */
+#define PACK_TINY_FILE_MAX (8u * 1024u)      /* smaller files go to solid blocks */
+#define PACK_SMALL_FILE_MAX (128u * 1024u)   /* smaller files get a frame of their own */
+#define PACK_BLOCK_MIN (16u * 1024u)         /* a block may close after this ... */
+#define PACK_BLOCK_MAX (64u * 1024u)         /* ... and must close after this */
 #define PACK_BLOCK_CUT_MASK 3u               /* ... closes after 1 in 4 paths */
+/* The dictionary small files and blocks are compressed against: trained
+ * on the small files whose path hash is 0 mod PACK_SAMPLE_MODULUS (a
+ * choice that insertions elsewhere do not shift), at most
+ * PACK_SAMPLE_MAX bytes of them. */
+#define PACK_DICTIONARY_MAX (110u * 1024u)
+#define PACK_DICTIONARY_MIN (8u * 1024u)
+#define PACK_SAMPLE_MODULUS 6u
+#define PACK_SAMPLE_MAX (2u * 1024u * 1024u)
 #define PACK_CDC_MIN (64u * 1024u)
 /* Cut where the top 17 bits of the gear hash are zero: the low bits of a
  * gear hash depend only on the last few bytes, the top bits on the last 64. */

@@ -26,7 +26,10 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY /* the ZSTD_c_forceAttachDict parameter's name only */
 #include <zstd.h>
+#define ZDICT_STATIC_LINKING_ONLY /* ZDICT_trainFromBuffer_fastCover: fixed parameters */
+#include <zdict.h>
 
 #include "packer_internal.h"
 
@@ -41,6 +44,7 @@ struct planned_chunk {
     uint32_t *members;    /* BLOCK: small files, in order */
     uint32_t member_count;
     uint32_t raw_length;
+    int use_dictionary; /* small files and blocks; not large files' pieces */
     uint8_t hash[VIAL_HASH_LEN];
     uint32_t final; /* index in the chunk table */
     /* compress step */
@@ -68,6 +72,10 @@ struct writer {
     int failed;
     int rc;
     char message[1024];
+    /* the dictionary (NULL when the tree is too small to train one) */
+    void *dictionary;
+    size_t dictionary_length;
+    ZSTD_CDict *cdict;
     /* output */
     int data_fd;
     uint64_t data_length;
@@ -216,6 +224,12 @@ static void *hash_worker(void *arg)
 
 /* ------------------------------------------------------------- 2. plan */
 
+static int path_order(const void *a, const void *b, void *nodes)
+{
+    const struct pack_node *n = nodes;
+    return strcmp(n[*(const uint32_t *)a].path, n[*(const uint32_t *)b].path);
+}
+
 static int compare_paths(const void *a, const void *b, void *nodes)
 {
     const struct pack_node *n = nodes;
@@ -316,11 +330,29 @@ static int plan(struct writer *w)
         }
         if ((rc = put_hash(&files, node->content_hash, order[k])) < 0)
             break;
-        if (node->size < PACK_SMALL_FILE_MAX) {
+        if (node->size >= PACK_TINY_FILE_MAX && node->size < PACK_SMALL_FILE_MAX) {
+            /* a frame of its own: read, fetched and updated alone */
+            uint32_t planned;
+            if ((rc = add_planned(w, &planned)) < 0)
+                break;
+            struct planned_chunk *c = &w->planned[planned];
+            c->kind = PLANNED_RANGE;
+            c->node = order[k];
+            c->offset = 0;
+            c->raw_length = (uint32_t)node->size;
+            c->use_dictionary = 1;
+            memcpy(c->hash, node->content_hash, VIAL_HASH_LEN);
+            if ((rc = add_ref(packer, planned, 0, (uint32_t)node->size)) < 0)
+                break;
+            node->ref_count = 1;
+            continue;
+        }
+        if (node->size < PACK_TINY_FILE_MAX) {
             if (block == UINT32_MAX) {
                 if ((rc = add_planned(w, &block)) < 0)
                     break;
                 w->planned[block].kind = PLANNED_BLOCK;
+                w->planned[block].use_dictionary = 1;
                 block_capacity = 0;
                 w->stats.blocks++;
             }
@@ -443,8 +475,18 @@ static void *compress_worker(void *arg)
             if (!compressed) {
                 rc = vial_error_set(-ENOMEM, "out of memory");
             } else {
-                length = ZSTD_compressCCtx(cctx, compressed, bound, raw, c->raw_length,
-                                           w->packer->options.level);
+                if (c->use_dictionary && w->cdict) {
+                    /* attach, not copy, the dictionary's tables: copying them
+                     * for every small file costs more than compressing it */
+                    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+                    ZSTD_CCtx_refCDict(cctx, w->cdict);
+                    ZSTD_CCtx_setParameter(cctx, ZSTD_c_forceAttachDict, ZSTD_dictForceAttach);
+                    length = ZSTD_compress2(cctx, compressed, bound, raw, c->raw_length);
+                } else {
+                    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+                    length = ZSTD_compressCCtx(cctx, compressed, bound, raw, c->raw_length,
+                                               w->packer->options.level);
+                }
                 if (ZSTD_isError(length))
                     rc = vial_error_set(-EIO, "zstd: %s", ZSTD_getErrorName(length));
             }
@@ -539,6 +581,107 @@ static void *compress_and_write(void *arg)
     }
     compress_worker(w);
     pthread_join(writer_thread, NULL);
+    return NULL;
+}
+
+/* Trains the dictionary on a sample of the small files: those whose path
+ * hash is 0 mod PACK_SAMPLE_MODULUS, in path order, at most
+ * PACK_SAMPLE_MAX bytes. It needs only the walked paths and sizes, so it
+ * runs beside the hashing. fastCover with fixed parameters and one thread:
+ * the same tree always gives the same dictionary. A tree too small to
+ * sample gets none. */
+static int path_order(const void *a, const void *b, void *nodes);
+
+static int train_dictionary(struct writer *w)
+{
+    struct vial_packer *packer = w->packer;
+    uint8_t *samples = NULL;
+    size_t *sizes = NULL, used = 0, count = 0, small_total = 0;
+    uint32_t *order = NULL, candidates = 0;
+    int rc = 0;
+    for (uint32_t i = 0; i < packer->node_count; i++) {
+        const struct pack_node *node = &packer->nodes[i];
+        if (node->type == VIAL_ENTRY_REGULAR && node->size > 0 &&
+            node->size < PACK_SMALL_FILE_MAX) {
+            small_total += (size_t)node->size;
+            if (vial_path_hash(node->path, node->path_length) % PACK_SAMPLE_MODULUS == 0)
+                candidates++;
+        }
+    }
+    size_t dictionary_size = small_total / 16;
+    if (dictionary_size > PACK_DICTIONARY_MAX)
+        dictionary_size = PACK_DICTIONARY_MAX;
+    if (dictionary_size < PACK_DICTIONARY_MIN || candidates < 16)
+        return 0;
+    order = malloc(candidates * sizeof *order);
+    sizes = malloc(candidates * sizeof *sizes);
+    samples = malloc(PACK_SAMPLE_MAX);
+    if (!order || !sizes || !samples) {
+        rc = vial_error_set(-ENOMEM, "out of memory");
+        goto out;
+    }
+    candidates = 0;
+    for (uint32_t i = 0; i < packer->node_count; i++) {
+        const struct pack_node *node = &packer->nodes[i];
+        if (node->type == VIAL_ENTRY_REGULAR && node->size > 0 &&
+            node->size < PACK_SMALL_FILE_MAX &&
+            vial_path_hash(node->path, node->path_length) % PACK_SAMPLE_MODULUS == 0)
+            order[candidates++] = i;
+    }
+    qsort_r(order, candidates, sizeof *order, path_order, packer->nodes);
+    for (uint32_t k = 0; k < candidates && rc == 0; k++) {
+        const struct pack_node *node = &packer->nodes[order[k]];
+        if (used + node->size > PACK_SAMPLE_MAX)
+            continue;
+        int fd = -1;
+        rc = vial_pack_node_read(node, &fd, samples + used, (size_t)node->size, 0);
+        if (fd >= 0)
+            close(fd);
+        sizes[count++] = (size_t)node->size;
+        used += (size_t)node->size;
+    }
+    if (rc == 0 && count >= 16 && used >= 4 * dictionary_size) {
+        ZDICT_fastCover_params_t params;
+        memset(&params, 0, sizeof params);
+        params.k = 200;
+        params.d = 8;
+        params.f = 18;
+        params.accel = 4;
+        params.splitPoint = 1.0;
+        params.zParams.compressionLevel = packer->options.level;
+        void *dictionary = malloc(dictionary_size);
+        size_t length = dictionary ? ZDICT_trainFromBuffer_fastCover(
+                                         dictionary, dictionary_size, samples, sizes,
+                                         (unsigned)count, params)
+                                   : 0;
+        if (dictionary && !ZDICT_isError(length) && length > 0 &&
+            (w->cdict = ZSTD_createCDict(dictionary, length, packer->options.level))) {
+            w->dictionary = dictionary;
+            w->dictionary_length = length;
+            w->stats.dictionary_bytes = length;
+        } else {
+            free(dictionary); /* untrainable sample: compress without */
+        }
+    }
+out:
+    free(order);
+    free(samples);
+    free(sizes);
+    return rc;
+}
+
+struct training {
+    struct writer *writer;
+    int rc;
+    char message[512];
+};
+
+static void *training_thread(void *arg)
+{
+    struct training *t = arg;
+    t->rc = train_dictionary(t->writer);
+    if (t->rc < 0)
+        snprintf(t->message, sizeof t->message, "%s", vial_error_last());
     return NULL;
 }
 
@@ -940,12 +1083,17 @@ static int write_image(struct writer *w, int fd, const struct index_blob *index)
         uint64_t length;
     } parts[] = {
         {VIAL_SECTION_MANIFEST, 0, packer->manifest, packer->manifest_length},
+        {VIAL_SECTION_DICTIONARY, 0, w->dictionary, w->dictionary_length},
         {VIAL_SECTION_PAGE_HASHES, 0, pages, pages_length},
         {VIAL_SECTION_CHUNK_TABLE, VIAL_SECTION_PAGED, w->records, table_length},
         {VIAL_SECTION_INDEX, VIAL_SECTION_PAGED, index->data, index->length},
         {VIAL_SECTION_CHUNK_DATA, 0, NULL, w->data_length},
     };
     size_t part_count = sizeof parts / sizeof parts[0];
+    if (!w->dictionary) { /* no dictionary: no section */
+        memmove(&parts[1], &parts[2], (part_count - 2) * sizeof parts[0]);
+        part_count--;
+    }
     uint64_t position = VIAL_IMAGE_HEADER_SIZE;
     for (size_t i = 0; i < part_count; i++) {
         struct vial_section_desc *d = &header.sections[i];
@@ -1010,7 +1158,19 @@ int vial_packer_write(struct vial_packer *packer, const char *output, struct via
         goto out;
     w.progress_phase = "hashing entry";
     w.progress_total = packer->node_count;
-    if ((rc = run_workers(&w, hash_worker)) < 0 || (rc = plan(&w)) < 0)
+    /* the dictionary is trained beside the hashing (it needs only paths
+     * and sizes); it must be ready before compressing */
+    struct training training = {.writer = &w};
+    pthread_t trainer;
+    int training_started = pthread_create(&trainer, NULL, training_thread, &training) == 0;
+    if (!training_started)
+        training_thread(&training);
+    rc = run_workers(&w, hash_worker);
+    if (training_started)
+        pthread_join(trainer, NULL);
+    if (rc == 0 && training.rc < 0)
+        rc = vial_error_set(training.rc, "%s", training.message);
+    if (rc < 0 || (rc = plan(&w)) < 0)
         goto out;
 
     if ((w.data_fd = temp_file_beside(data_temp, sizeof data_temp, output)) < 0) {
@@ -1058,6 +1218,8 @@ out:
     }
     free(w.planned);
     free(w.records);
+    ZSTD_freeCDict(w.cdict);
+    free(w.dictionary);
     free(index.data);
     free(order);
     pthread_mutex_destroy(&w.lock);

@@ -13,7 +13,7 @@
  * File layout (offsets are absolute file offsets):
  *
  *   [header, 1024 bytes]
- *   [manifest] [registry hive] [launch profile] [page hashes]
+ *   [manifest] [registry hive] [launch profile] [dictionary] [page hashes]
  *   [chunk table] [index] [chunk data]
  *
  * The order after the header is the writer's choice; readers use only the
@@ -50,7 +50,14 @@ enum vial_section_type {
     VIAL_SECTION_PROFILE = 5,     /* launch profile (reserved: sequencer) */
     VIAL_SECTION_CHUNK_TABLE = 6, /* array of struct vial_chunk_record */
     VIAL_SECTION_CHUNK_DATA = 7,  /* concatenated zstd frames */
+    VIAL_SECTION_DICTIONARY = 8,  /* optional zstd dictionary (see below) */
 };
+
+/* The dictionary section, when present, holds one zstd dictionary. A chunk
+ * frame whose header names a dictionary ID must name this dictionary's and
+ * is decompressed with it; frames without a dictionary ID use none. The
+ * packer compresses small files against it, each in a frame of its own, so
+ * that a file is read, fetched and updated alone. */
 
 /* One row of the section table. hash = BLAKE2b-256 of the section's bytes. */
 struct vial_section_desc {

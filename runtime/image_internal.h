@@ -5,7 +5,7 @@
 
 #include "runtime.h"
 
-#define VIAL_SECTION_MAX_KNOWN VIAL_SECTION_CHUNK_DATA
+#define VIAL_SECTION_MAX_KNOWN VIAL_SECTION_DICTIONARY
 
 struct vial_image {
     const uint8_t *base;
@@ -33,6 +33,8 @@ struct vial_image {
 struct vial_reader {
     const struct vial_image *image;
     struct ZSTD_DCtx_s *dctx;
+    struct ZSTD_DDict_s *ddict; /* the image's dictionary, if it has one */
+    unsigned dictionary_id;
     uint8_t *buffer;
     uint32_t capacity;
     uint32_t cached_chunk; /* UINT32_MAX: none */

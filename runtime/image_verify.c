@@ -16,6 +16,7 @@ static const char *section_name(uint32_t type)
     case VIAL_SECTION_PROFILE: return "launch profile";
     case VIAL_SECTION_CHUNK_TABLE: return "chunk table";
     case VIAL_SECTION_CHUNK_DATA: return "chunk data";
+    case VIAL_SECTION_DICTIONARY: return "dictionary";
     default: return "unknown";
     }
 }

@@ -16,6 +16,17 @@ int vial_reader_new(struct vial_reader **out, const struct vial_image *image)
     }
     reader->image = image;
     reader->cached_chunk = UINT32_MAX;
+    const void *dictionary;
+    uint64_t length;
+    if (vial_image_section(&dictionary, &length, image, VIAL_SECTION_DICTIONARY) == 0) {
+        reader->ddict = ZSTD_createDDict(dictionary, (size_t)length);
+        reader->dictionary_id = reader->ddict ? ZSTD_getDictID_fromDDict(reader->ddict) : 0;
+        if (!reader->ddict || reader->dictionary_id == 0) {
+            vial_reader_free(reader);
+            return vial_error_set(VIAL_ECORRUPT, "corrupt image: the dictionary section is not "
+                                                 "a zstd dictionary");
+        }
+    }
     *out = reader;
     return 0;
 }
@@ -25,6 +36,7 @@ void vial_reader_free(struct vial_reader *reader)
     if (!reader)
         return;
     ZSTD_freeDCtx(reader->dctx);
+    ZSTD_freeDDict(reader->ddict);
     free(reader->buffer);
     free(reader);
 }
@@ -58,8 +70,15 @@ int vial_reader_chunk(const uint8_t **out_data, uint32_t *out_length, struct via
     if (ZSTD_findFrameCompressedSize(frame, info.stored_length) != info.stored_length)
         return vial_error_set(VIAL_ECORRUPT,
                               "corrupt image: chunk %u is not exactly one zstd frame", chunk);
-    size_t got = ZSTD_decompressDCtx(reader->dctx, reader->buffer, info.raw_length, frame,
-                                     info.stored_length);
+    unsigned wanted = ZSTD_getDictID_fromFrame(frame, info.stored_length);
+    if (wanted != 0 && wanted != reader->dictionary_id)
+        return vial_error_set(VIAL_ECORRUPT,
+                              "corrupt image: chunk %u needs zstd dictionary %u, the image has %s",
+                              chunk, wanted, reader->ddict ? "another" : "none");
+    size_t got = wanted ? ZSTD_decompress_usingDDict(reader->dctx, reader->buffer, info.raw_length,
+                                                     frame, info.stored_length, reader->ddict)
+                        : ZSTD_decompressDCtx(reader->dctx, reader->buffer, info.raw_length, frame,
+                                              info.stored_length);
     if (ZSTD_isError(got) || got != info.raw_length)
         return vial_error_set(VIAL_ECORRUPT, "corrupt image: chunk %u does not decompress: %s",
                               chunk, ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short");

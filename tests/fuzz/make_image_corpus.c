@@ -1148,6 +1148,69 @@ static void make_dir(const char *path)
         die("cannot create %s: %s", path, strerror(errno));
 }
 
+/* An image with a zstd dictionary: enough small text files to train one.
+ * Variants: the dictionary damaged (unsealed: its hash; re-sealed: not a
+ * dictionary), and a frame naming a dictionary the image does not have. */
+static void build_dictionary_tree(const char *root)
+{
+    static const char *const words[] = {"import ", "def ", "return ", "self", "class ",
+                                        "value", "(", ")", ":\n", "    ", "None", " = "};
+    struct rng r = {0x5eed0003};
+    char path[64], text[16000]; /* longest file: 9000 + 399 * 5 bytes */
+    for (int i = 0; i < 400; i++) {
+        size_t n = 0;
+        while (n + 8 < 9000 + (size_t)i * 5)
+            for (const char *w = words[rng_next(&r) % 12]; *w; w++)
+                text[n++] = *w;
+        snprintf(path, sizeof path, "lib/m%03d.py", i);
+        put_file(root, path, text, n, 0644);
+        const char *one[] = {path};
+        fix_times(root, one, 1);
+    }
+    static const char *const directories[] = {"lib", "."};
+    fix_times(root, directories, 2);
+}
+
+static void dictionary_variants(struct corpus *c, const char *image)
+{
+    uint8_t *data;
+    size_t size;
+    if (testlib_read_file(&data, &size, image) < 0)
+        die("cannot read %s back", image);
+    const struct vial_image_header *h = (const void *)data;
+    const struct vial_section_desc *dictionary = NULL, *chunk_data = NULL;
+    for (uint32_t i = 0; i < h->section_count; i++) {
+        if (h->sections[i].type == VIAL_SECTION_DICTIONARY)
+            dictionary = &h->sections[i];
+        if (h->sections[i].type == VIAL_SECTION_CHUNK_DATA)
+            chunk_data = &h->sections[i];
+    }
+    if (!dictionary || !chunk_data)
+        die("%s has no dictionary: the dictionary tree is too small", image);
+    uint8_t *v = malloc(size);
+    memcpy(v, data, size);
+    v[dictionary->offset + dictionary->length / 3] ^= 0x40;
+    emit(c, "dictionary-bit-flip-unsealed", v, size, 0);
+    memcpy(v, data, size);
+    struct rng r = {0x5eed0004};
+    for (uint64_t i = 0; i < dictionary->length; i++)
+        v[dictionary->offset + i] = (uint8_t)rng_next(&r);
+    testlib_reseal(v, size);
+    emit(c, "dictionary-random-bytes-resealed", v, size, 0);
+    /* the first frame's dictionary ID (frame header descriptor says where) */
+    memcpy(v, data, size);
+    uint8_t *frame = v + chunk_data->offset;
+    unsigned descriptor = frame[4];
+    unsigned id_size = descriptor & 3 ? 1u << ((descriptor & 3) - 1) : 0;
+    unsigned at = 5 + ((descriptor & 0x20) ? 0 : 1); /* window descriptor unless single segment */
+    if (id_size) {
+        frame[at] ^= 0x5a;
+        emit(c, "dictionary-frame-names-another-id", v, size, 0);
+    }
+    free(v);
+    free(data);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -1178,6 +1241,12 @@ int main(int argc, char **argv)
     pack(tree, image);
     snprintf(path, sizeof path, "%s/valid-small.vial", c.outdir);
     pack(small_tree, path);
+    char dictionary_tree[4096], dictionary_image[4096];
+    snprintf(dictionary_tree, sizeof dictionary_tree, "%s/dictionary", work);
+    make_dir(dictionary_tree);
+    build_dictionary_tree(dictionary_tree);
+    snprintf(dictionary_image, sizeof dictionary_image, "%s/valid-dictionary.vial", c.outdir);
+    pack(dictionary_tree, dictionary_image);
     testlib_rm_rf(work);
     free(work);
 
@@ -1199,6 +1268,7 @@ int main(int argc, char **argv)
     chunk_lies(&c);
     frame_swap(&c);
     odd_files(&c);
+    dictionary_variants(&c, dictionary_image);
     manifests(c.outdir);
 
     printf("make-image-corpus: valid.vial %zu bytes (%u entries, %u chunks%s), %u bad images "

@@ -263,3 +263,80 @@ Test(packer, refuses_unreadable_files)
     testlib_rm_rf(dir);
     free(dir);
 }
+
+/* Text-like content with shared vocabulary, so that a dictionary trains. */
+static int read_text(void *payload, void *buf, size_t length, uint64_t offset)
+{
+    static const char *words[] = {"import ", "def ", "return ", "self", "class ", "value",
+                                  "(", ")", ":\n", "    ", "None", " = ", "path", "os."};
+    uintptr_t salt = (uintptr_t)payload;
+    for (size_t i = 0; i < length;) {
+        uint64_t x = ((offset + i) / 7 + salt * 131) * 0x9e3779b97f4a7c15ull;
+        const char *w = words[(x >> 59) % (sizeof words / sizeof words[0])];
+        for (size_t k = 0; w[k] && i < length; k++, i++)
+            ((char *)buf)[i] = w[k];
+    }
+    return 0;
+}
+
+Test(packer, small_files_get_frames_of_their_own_against_a_dictionary)
+{
+    char *dir = testlib_mkdtemp("dictionary");
+    char out[4096], again[4096], path[64];
+    snprintf(out, sizeof out, "%s/d.vial", dir);
+    snprintf(again, sizeof again, "%s/d2.vial", dir);
+    for (int round = 0; round < 2; round++) {
+        struct vial_packer *packer = new_packer(round ? 1 : 2);
+        for (int i = 0; i < 600; i++) {
+            snprintf(path, sizeof path, "f%03d.py", i);
+            struct vial_pack_entry e = {.path = path, .type = VIAL_ENTRY_REGULAR, .mode = 0644,
+                                        .read = read_text, .payload = (void *)(uintptr_t)i,
+                                        .size = 9000 + (uint64_t)i * 37};
+            cr_assert_eq(vial_packer_add(packer, &e), 0);
+        }
+        struct vial_pack_stats stats;
+        cr_assert_eq(vial_packer_write(packer, round ? again : out, &stats), 0, "%s",
+                     vial_error_last());
+        cr_assert_gt(stats.dictionary_bytes, 0, "a dictionary was trained");
+        vial_packer_free(packer);
+    }
+    uint8_t *a, *b;
+    size_t na, nb;
+    cr_assert_eq(testlib_read_file(&a, &na, out), 0);
+    cr_assert_eq(testlib_read_file(&b, &nb, again), 0);
+    cr_assert(na == nb && memcmp(a, b, na) == 0, "the dictionary is trained deterministically");
+
+    struct vial_image *image;
+    struct vial_reader *reader;
+    cr_assert_eq(vial_image_open_memory(&image, a, na, VIAL_OPEN_VERIFY_METADATA), 0);
+    cr_assert_eq(vial_reader_new(&reader, image), 0);
+    uint32_t index;
+    const struct vial_chunk_ref *refs;
+    uint32_t ref_count;
+    cr_assert_eq(vial_image_lookup(&index, image, "f123.py"), 0);
+    cr_assert_eq(vial_image_file_refs(&refs, &ref_count, image, index), 0);
+    cr_assert_eq(ref_count, 1, "a small file is one chunk");
+    uint8_t expected[16000], got[16000];
+    size_t n;
+    read_text((void *)(uintptr_t)123, expected, 9000 + 123 * 37, 0);
+    cr_assert_eq(vial_reader_pread(&n, reader, index, got, sizeof got, 0), 0, "%s",
+                 vial_error_last());
+    cr_assert_eq(n, 9000 + 123 * 37);
+    cr_assert_eq(memcmp(got, expected, n), 0);
+    cr_assert_eq(vial_image_verify(image, VIAL_VERIFY_CHUNKS, NULL, NULL), 0, "%s",
+                 vial_error_last());
+    vial_reader_free(reader);
+    vial_image_close(image);
+
+    /* a damaged dictionary is refused by its section hash */
+    const struct vial_image_header *h = (const void *)a;
+    for (uint32_t i = 0; i < h->section_count; i++)
+        if (h->sections[i].type == VIAL_SECTION_DICTIONARY)
+            a[h->sections[i].offset + h->sections[i].length / 2] ^= 1;
+    cr_assert_eq(vial_image_open_memory(&image, a, na, VIAL_OPEN_VERIFY_METADATA), VIAL_EHASH);
+    cr_assert(strstr(vial_error_last(), "dictionary"), "%s", vial_error_last());
+    free(a);
+    free(b);
+    testlib_rm_rf(dir);
+    free(dir);
+}
