@@ -1,6 +1,7 @@
 #!/bin/bash
 # demo.sh: the main job on the bundled example. Installs what is needed,
-# builds, packs examples/hello into an image and inspects it.
+# builds, packs examples/hello into an image, inspects it and runs it from
+# the image: the host has no /usr/share/hello-vial, before or after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -15,4 +16,10 @@ step "$vial" info "$image"
 step "$vial" ls "$image" /usr/share/hello-vial -l
 step "$vial" cat "$image" /usr/share/hello-vial/greeting.txt
 step "$vial" verify "$image"
-printf '\nThe image is %s. Running it arrives with `vial run` (see the README).\n' "$image"
+step "$vial" run "$image" -- first second
+step "$vial" exec "$image" -- ls -l /usr/share/hello-vial
+if [ -e /usr/share/hello-vial ]; then
+    echo "demo: /usr/share/hello-vial exists on the host: it should not" >&2
+    exit 1
+fi
+printf '\nThe host has no /usr/share/hello-vial: the program ran from %s.\n' "$image"
