@@ -31,6 +31,22 @@ static int fail(int error)
     return -1;
 }
 
+/* For a route that is not the image's: where the real call goes (the
+ * caller's own dirfd and path, or the rewritten host path). Returns 0 with
+ * errno set for an error route. */
+static int to_host(const struct vial_route_result *r, int *dirfd, const char **path)
+{
+    if (r->route == VIAL_ROUTE_ERROR) {
+        errno = r->error;
+        return 0;
+    }
+    if (r->route == VIAL_ROUTE_HOST) {
+        *dirfd = AT_FDCWD;
+        *path = r->vfs.path;
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------------ open */
 
 /* Whether opening an existing file with these flags may change it
@@ -267,19 +283,11 @@ __attribute__((noinline)) static int stat_slow(int dirfd, const char *path, stru
         return REAL(fstatat)(dirfd, path, st, flags);
     }
     vial_route(&r, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
-    switch (r.route) {
-    case VIAL_ROUTE_PASS:
-        return REAL(fstatat)(dirfd, path, st, flags);
-    case VIAL_ROUTE_ERROR:
-        return fail(r.error);
-    case VIAL_ROUTE_HOST:
-        return REAL(fstatat)(AT_FDCWD, r.vfs.path, st, flags);
-    case VIAL_ROUTE_IMAGE:
-        vial_preload_stat(st, r.vfs.entry);
-        vial_log(2, "stat %s -> image entry %u", r.vfs.path, r.vfs.entry);
-        return 0;
-    }
-    return fail(EIO);
+    if (r.route != VIAL_ROUTE_IMAGE)
+        return to_host(&r, &dirfd, &path) ? REAL(fstatat)(dirfd, path, st, flags) : -1;
+    vial_preload_stat(st, r.vfs.entry);
+    vial_log(2, "stat %s -> image entry %u", r.vfs.path, r.vfs.entry);
+    return 0;
 }
 
 static inline int stat_core(int dirfd, const char *path, struct stat *st, int flags)
@@ -410,19 +418,11 @@ __attribute__((noinline)) static int statx_slow(int dirfd, const char *path, int
         return 0;
     }
     vial_route(&r, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
-    switch (r.route) {
-    case VIAL_ROUTE_PASS:
-        return REAL(statx)(dirfd, path, flags, mask, sx);
-    case VIAL_ROUTE_ERROR:
-        return fail(r.error);
-    case VIAL_ROUTE_HOST:
-        return REAL(statx)(AT_FDCWD, r.vfs.path, flags, mask, sx);
-    case VIAL_ROUTE_IMAGE:
-        vial_preload_stat(&st, r.vfs.entry);
-        fill_statx(sx, &st);
-        return 0;
-    }
-    return fail(EIO);
+    if (r.route != VIAL_ROUTE_IMAGE)
+        return to_host(&r, &dirfd, &path) ? REAL(statx)(dirfd, path, flags, mask, sx) : -1;
+    vial_preload_stat(&st, r.vfs.entry);
+    fill_statx(sx, &st);
+    return 0;
 }
 
 int vial_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
@@ -444,16 +444,8 @@ __attribute__((noinline)) static int access_slow(int dirfd, const char *path, in
 {
     struct vial_route_result r;
     vial_route(&r, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
-    switch (r.route) {
-    case VIAL_ROUTE_PASS:
-        return REAL(faccessat)(dirfd, path, mode, flags);
-    case VIAL_ROUTE_ERROR:
-        return fail(r.error);
-    case VIAL_ROUTE_HOST:
-        return REAL(faccessat)(AT_FDCWD, r.vfs.path, mode, flags);
-    case VIAL_ROUTE_IMAGE:
-        break;
-    }
+    if (r.route != VIAL_ROUTE_IMAGE)
+        return to_host(&r, &dirfd, &path) ? REAL(faccessat)(dirfd, path, mode, flags) : -1;
     struct vial_entry e;
     if (vial_image_entry(&e, vial_session.image, r.vfs.entry) < 0)
         return fail(EIO);
