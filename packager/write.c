@@ -224,12 +224,6 @@ static void *hash_worker(void *arg)
 
 /* ------------------------------------------------------------- 2. plan */
 
-static int path_order(const void *a, const void *b, void *nodes)
-{
-    const struct pack_node *n = nodes;
-    return strcmp(n[*(const uint32_t *)a].path, n[*(const uint32_t *)b].path);
-}
-
 static int compare_paths(const void *a, const void *b, void *nodes)
 {
     const struct pack_node *n = nodes;
@@ -590,8 +584,6 @@ static void *compress_and_write(void *arg)
  * runs beside the hashing. fastCover with fixed parameters and one thread:
  * the same tree always gives the same dictionary. A tree too small to
  * sample gets none. */
-static int path_order(const void *a, const void *b, void *nodes);
-
 static int train_dictionary(struct writer *w)
 {
     struct vial_packer *packer = w->packer;
@@ -628,7 +620,7 @@ static int train_dictionary(struct writer *w)
             vial_path_hash(node->path, node->path_length) % PACK_SAMPLE_MODULUS == 0)
             order[candidates++] = i;
     }
-    qsort_r(order, candidates, sizeof *order, path_order, packer->nodes);
+    qsort_r(order, candidates, sizeof *order, compare_paths, packer->nodes);
     for (uint32_t k = 0; k < candidates && rc == 0; k++) {
         const struct pack_node *node = &packer->nodes[order[k]];
         if (used + node->size > PACK_SAMPLE_MAX)
@@ -1156,8 +1148,6 @@ int vial_packer_write(struct vial_packer *packer, const char *output, struct via
     /* Checks that need every entry, before the expensive work. */
     if ((rc = build_tree(&order, packer)) < 0 || (rc = resolve_links(&w)) < 0)
         goto out;
-    w.progress_phase = "hashing entry";
-    w.progress_total = packer->node_count;
     /* the dictionary is trained beside the hashing (it needs only paths
      * and sizes); it must be ready before compressing */
     struct training training = {.writer = &w};

@@ -592,10 +592,8 @@ char *getcwd(char *buf, size_t size)
     char *result = REAL(getcwd)(buf, size);
     if (!result || vial_busy || vial_preload_init() != 1)
         return result;
-    size_t capacity = buf ? size : strlen(result) + 1;
-    if (vial_preload_unview(result, capacity) && !buf) {
-        /* glibc allocated it: the virtual path is shorter, it fits */
-    }
+    /* a virtual path is never longer than its view path: it fits in place */
+    vial_preload_unview(result, buf ? size : strlen(result) + 1);
     return result;
 }
 char *get_current_dir_name(void) { return getcwd(NULL, 0); }
