@@ -22,6 +22,7 @@ struct parse_state {
      * libinih neither reports empty sections nor keeps long names. */
     char current_section[128];
     int package_seen;
+    int isolation_seen;
     unsigned key_lines[7]; /* of the [package] keys, in package_keys order */
     unsigned *exec_lines;  /* per entry */
 };
@@ -65,9 +66,15 @@ static int enter_section(struct parse_state *state, const char *line)
         int rc = declare_entry(state, section + 6);
         return rc < 0 ? fail(state, rc) : 0;
     }
+    if (strcmp(section, "isolation") == 0) {
+        if (state->isolation_seen++)
+            return fail(state, vial_error_set(VIAL_EMANIFEST,
+                                              "line %u: [isolation] appears twice", state->line));
+        return 0;
+    }
     return fail(state, vial_error_set(VIAL_EMANIFEST,
                                       "line %u: unknown section [%s] (known: [package], "
-                                      "[entry NAME])",
+                                      "[entry NAME], [isolation])",
                                       state->line, section));
 }
 
@@ -146,6 +153,48 @@ static int handle_entry(struct parse_state *state, const char *name, const char 
                           key, name);
 }
 
+/* "/", "/a/b", "~" or "~/a/b": no ".", ".." or empty components. */
+static int isolation_path_valid(const char *path)
+{
+    if (strcmp(path, "/") == 0 || strcmp(path, "~") == 0)
+        return 1;
+    if (path[0] == '~' && path[1] == '/')
+        path++;
+    return path[0] == '/' && path[1] != '\0' && vial_image_path_valid(path + 1, strlen(path + 1));
+}
+
+static int handle_isolation(struct parse_state *state, const char *key, const char *value)
+{
+    struct vial_manifest *m = state->manifest;
+    enum vial_isolation kind = vial_isolation_from_name(value);
+    if (!isolation_path_valid(key))
+        return vial_error_set(VIAL_EMANIFEST,
+                              "line %u: isolation path '%s' must be absolute or start with "
+                              "'~/', without '.', '..' or empty components",
+                              state->line, key);
+    if (!kind)
+        return vial_error_set(VIAL_EMANIFEST,
+                              "line %u: isolation '%s' is not one of full, writecopy, merged, "
+                              "passthrough",
+                              state->line, value);
+    for (size_t i = 0; i < m->isolation_count; i++)
+        if (strcmp(m->isolation[i].path, key) == 0)
+            return vial_error_set(VIAL_EMANIFEST, "line %u: '%s' given twice in [isolation]",
+                                  state->line, key);
+    if (m->isolation_count >= MANIFEST_MAX_ENTRIES)
+        return vial_error_set(VIAL_EMANIFEST, "line %u: more than %d isolation rules",
+                              state->line, MANIFEST_MAX_ENTRIES);
+    struct vial_manifest_isolation *grown =
+        realloc(m->isolation, (m->isolation_count + 1) * sizeof *grown);
+    if (!grown)
+        return vial_error_set(-ENOMEM, "out of memory");
+    m->isolation = grown;
+    if (!(grown[m->isolation_count].path = strdup(key)))
+        return vial_error_set(-ENOMEM, "out of memory");
+    grown[m->isolation_count++].kind = kind;
+    return 0;
+}
+
 static int declare_entry(struct parse_state *state, const char *name)
 {
     struct vial_manifest *m = state->manifest;
@@ -189,6 +238,8 @@ static int handler(void *user, const char *section, const char *key, const char 
         rc = handle_package(state, key, value);
     else if (strncmp(current, "entry ", 6) == 0)
         rc = handle_entry(state, current + 6, key, value);
+    else if (strcmp(current, "isolation") == 0)
+        rc = handle_isolation(state, key, value);
     else
         rc = vial_error_set(VIAL_EMANIFEST, "line %u: '%s' is outside any [section]",
                             state->line, key);
@@ -324,6 +375,9 @@ void vial_manifest_free(struct vial_manifest *m)
         free(m->entries[i].icon);
     }
     free(m->entries);
+    for (size_t i = 0; i < m->isolation_count; i++)
+        free(m->isolation[i].path);
+    free(m->isolation);
     free(m->name);
     free(m->version);
     free(m->summary);

@@ -269,6 +269,26 @@ struct vial_manifest_entry {
     char *icon;
 };
 
+/* Isolation policies (DESIGN.md): what the app sees under a path prefix and
+ * where its writes go. */
+enum vial_isolation {
+    VIAL_ISOLATION_PASSTHROUGH = 1, /* not virtualized: the host's, writes to the host */
+    VIAL_ISOLATION_MERGED,          /* image over host; writes to image entries go to the delta */
+    VIAL_ISOLATION_WRITECOPY,       /* image over host; every write goes to the delta */
+    VIAL_ISOLATION_FULL,            /* image and delta only: the host is hidden */
+};
+
+/* One `PATH = KIND` line of [isolation]: path is absolute or "~" / "~/..."
+ * (the user's home at launch), without ".", ".." or empty components. */
+struct vial_manifest_isolation {
+    char *path;
+    enum vial_isolation kind;
+};
+
+/* The kind named by word ("full", ...), or 0. */
+enum vial_isolation vial_isolation_from_name(const char *word);
+const char *vial_isolation_name(enum vial_isolation kind);
+
 struct vial_manifest {
     char *name;
     char *version;
@@ -279,6 +299,8 @@ struct vial_manifest {
     char *host_tools;    /* space-separated absolute paths that run outside the bubble */
     struct vial_manifest_entry *entries;
     size_t entry_count;
+    struct vial_manifest_isolation *isolation; /* in file order */
+    size_t isolation_count;
 };
 
 /* Parses and validates manifest text (INI). On error returns VIAL_EMANIFEST

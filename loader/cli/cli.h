@@ -45,6 +45,19 @@ int cli_open_image(struct vial_image **out, const char *path);
 /* "12.3 MiB" */
 void cli_format_size(char *out, size_t size, uint64_t bytes);
 
+struct vial_dirs;
+struct vial_policy;
+/* The user's state of a package (cmd_state.c): its directory, the isolation
+ * policy of a launch (defaults, vial's own directories, the manifest), and
+ * its preparation (a new state group starts from the newest one unless
+ * fresh). */
+int cli_state_directory(char *out, size_t size, const struct vial_dirs *dirs,
+                        const struct vial_manifest *m);
+int cli_policy(struct vial_policy *policy, const struct vial_manifest *m, const struct vial_dirs *dirs);
+int cli_state_prepare(char *out, size_t size, const struct vial_dirs *dirs,
+                      const struct vial_manifest *m, const char *image, int fresh);
+const char *cli_home(void);
+
 int cmd_pack(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
@@ -55,5 +68,8 @@ int cmd_help(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_exec(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
+int cmd_state(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_reset(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "vfs.h"
 
 #define RUN_MAX_ARGS 4096
 
@@ -32,6 +33,9 @@ struct launch {
     char view[PATH_MAX];
     char session[PATH_MAX];
     char preload[PATH_MAX];
+    char state[PATH_MAX];
+    struct vial_policy policy;
+    int fresh; /* a new state group starts empty */
 };
 
 /* The interposer sits beside the vial binary (build tree) or in
@@ -141,11 +145,17 @@ static void append_host_tools(char *out, size_t size, const struct vial_manifest
  * from under a running process. */
 static int write_session(struct launch *l)
 {
-    char text[4 * PATH_MAX + 4096], host_tools[4096], directory[PATH_MAX];
+    static char text[32768];
+    char host_tools[4096], directory[PATH_MAX], policy[8192];
     append_host_tools(host_tools, sizeof host_tools, l->manifest);
+    if (vial_policy_format(&l->policy, policy, sizeof policy) < 0)
+        return vial_error_set(-ENAMETOOLONG, "isolation rules too long for the session");
+    const char *home = cli_home();
     int n = snprintf(text, sizeof text,
-                     "# vial session\nimage=%s\ncache=%s\nview=%s\npreload=%s\nhost_tools=%s\n",
-                     l->image_path, l->dirs.cache, l->view, l->preload, host_tools);
+                     "# vial session\nimage=%s\ncache=%s\nview=%s\npreload=%s\nhost_tools=%s\n"
+                     "state=%s\nhome=%s\npolicy=%s\n",
+                     l->image_path, l->dirs.cache, l->view, l->preload, host_tools, l->state,
+                     home ? home : "", policy);
     if (n < 0 || (size_t)n >= sizeof text)
         return vial_error_set(-ENAMETOOLONG, "session too large");
     uint8_t hash[VIAL_HASH_LEN];
@@ -190,6 +200,10 @@ static int prepare(struct launch *l, const char *image)
     if ((rc = vial_view_dir(l->view, sizeof l->view, l->dirs.cache, l->image)) < 0 ||
         (rc = vial_mkdir_p(l->view, 0700)) < 0)
         return vial_error_set(rc, "cannot create the view directory %s", l->view);
+    if ((rc = cli_policy(&l->policy, l->manifest, &l->dirs)) < 0 ||
+        (rc = cli_state_prepare(l->state, sizeof l->state, &l->dirs, l->manifest, l->image_path,
+                                l->fresh)) < 0)
+        return rc;
     return write_session(l);
 }
 
@@ -276,6 +290,12 @@ static void release(struct launch *l)
 /* run IMAGE [ENTRY] [-- ARGS], exec IMAGE -- PROGRAM [ARGS], shell IMAGE */
 static int run_command(const char *command, int argc, char **argv)
 {
+    int fresh = 0;
+    if (argc > 1 && strcmp(argv[1], "--fresh") == 0) {
+        fresh = 1;
+        argv++;
+        argc--;
+    }
     int dash = argc;
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--") == 0) {
@@ -288,6 +308,7 @@ static int run_command(const char *command, int argc, char **argv)
     struct launch *l = calloc(1, sizeof *l);
     if (!l)
         return cli_fail(vial_error_set(-ENOMEM, "out of memory"));
+    l->fresh = fresh;
     int rc = prepare(l, argv[1]);
     if (rc < 0) {
         int code = cli_fail(rc);

@@ -25,17 +25,37 @@ const struct vial_command vial_commands[] = {
      "  -v, --verbose         print a summary when done\n"
      "The same tree always gives a byte-identical image, whatever -j.",
      cmd_pack},
-    {"run", "IMAGE [ENTRY] [-- ARGS...]", "run an entry point of a package, without installing it",
+    {"run", "[--fresh] IMAGE [ENTRY] [-- ARGS...]",
+     "run an entry point of a package, without installing it",
      "Starts ENTRY (default: the manifest's default entry) inside the package's bubble:\n"
-     "it sees the image's files at their paths, merged over the host's; writes to image\n"
-     "paths fail with EROFS (copy-on-write arrives later). The exit status is the\n"
-     "program's. VIAL_LOG=debug (VIAL_LOG_FILE=PATH) logs every redirected call.",
+     "it sees the image's files at their paths, merged over the host's. Its writes to\n"
+     "the image, to /usr, /etc and the other system paths, and to the user's dotfiles\n"
+     "(~/.config, ~/.local/share, ~/.cache, ...) land in the user's state of the package\n"
+     "(see 'vial state'); documents, /tmp, /dev, /proc, /sys and /run are the host's. The\n"
+     "manifest's [isolation] section changes this per path (docs/manifest.md).\n"
+     "  --fresh   a state group run for the first time starts empty instead of from\n"
+     "            the newest state group of the package\n"
+     "The exit status is the program's. VIAL_LOG=debug (VIAL_LOG_FILE=PATH) logs every\n"
+     "redirected call.",
      cmd_run},
-    {"exec", "IMAGE -- PROGRAM [ARGS...]", "run any program inside a package's bubble",
+    {"exec", "[--fresh] IMAGE -- PROGRAM [ARGS...]", "run any program inside a package's bubble",
      "PROGRAM is found through PATH inside the bubble (image files first where the image\n"
-     "has them).",
+     "has them). Writes land as for 'vial run'.",
      cmd_exec},
-    {"shell", "IMAGE", "open $SHELL (or /bin/sh) inside a package's bubble", "", cmd_shell},
+    {"shell", "[--fresh] IMAGE", "open $SHELL (or /bin/sh) inside a package's bubble", "", cmd_shell},
+    {"state", "[--json]", "list the packages whose state the user has changed, with sizes",
+     "One line per package and state group: DATA/vial/state/PACKAGE/GROUP\n"
+     "(DATA is $XDG_DATA_HOME, default ~/.local/share).\n"
+     "  --json   machine-readable output",
+     cmd_state},
+    {"diff", "IMAGE", "list what the user changed in a package: A added, M modified, D deleted",
+     "Paths are virtual paths (as the application sees them); a directory the user\n"
+     "created ends with '/'.",
+     cmd_diff},
+    {"reset", "IMAGE [--yes]", "delete the user's changes to a package",
+     "Deletes the state group of the package the image belongs to; other versions keep\n"
+     "theirs. Asks on a terminal; elsewhere --yes is required.",
+     cmd_reset},
     {"info", "IMAGE [--json]", "show a package's name, version, sizes and entry points",
      "  --json   machine-readable output", cmd_info},
     {"ls", "IMAGE [PATH] [-l]", "list a directory of an image",

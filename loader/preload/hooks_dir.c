@@ -1,15 +1,19 @@
 /*
- * hooks_dir.c - directory listings that merge the image and the host.
+ * hooks_dir.c - directory listings that merge the user's delta, the image
+ * and the host.
  *
- * opendir of an image directory opens a real directory (the host's if it
- * has one, else one made in the view) so that dirfd/fchdir/openat work, and
- * readdir then serves a listing built once: the image's children, then the
- * host's entries the image does not hide.
+ * opendir of a virtual directory opens a real directory (the delta's copy,
+ * else the host's if it has one, else one made in the view) so that
+ * dirfd/fchdir/openat work, and readdir then serves a listing built once:
+ * the delta's entries, the image's children the delta does not hide, then
+ * the host's entries neither hides (none where the policy is `full` or the
+ * delta made the directory opaque).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,37 +77,83 @@ static unsigned char dirent_type(uint8_t entry_type)
     }
 }
 
-/* Builds the merged listing of image directory `entry` for dir, whose real
- * directory is `real` (host entries are read only when it is the host's). */
-static struct listing *build_listing(DIR *dir, uint32_t entry, int host_directory)
+/* Whether the delta has (or deleted) child `name` of the directory whose
+ * path hashes to parent. */
+static int delta_has(uint64_t parent, const char *name)
+{
+    return vial_session.delta &&
+           vial_delta_lookup(vial_session.delta,
+                             vial_delta_hash_extend(parent, name, strlen(name))) != 0;
+}
+
+/* Adds the entries of real directory `path` that pass the filter. */
+static int add_real_entries(struct listing *l, const char *path, uint64_t hash, int from_delta,
+                            uint32_t image_entry, int image_below)
+{
+    DIR *dir = REAL(opendir)(path);
+    if (!dir)
+        return 0;
+    struct dirent *d;
+    int rc = 0;
+    while (rc == 0 && (d = REAL(readdir)(dir))) {
+        const char *name = d->d_name;
+        uint32_t hidden;
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        if (from_delta) {
+            if (strcmp(name, VIAL_DELTA_OPAQUE_NAME) == 0 ||
+                (d->d_type == DT_LNK && vial_session.delta &&
+                 (vial_delta_lookup(vial_session.delta,
+                                    vial_delta_hash_extend(hash, name, strlen(name))) &
+                  VIAL_DELTA_WHITEOUT)))
+                continue;
+        } else if (delta_has(hash, name) ||
+                   (image_below &&
+                    vial_image_child(&hidden, vial_session.image, image_entry, name,
+                                     strlen(name)) == 0)) {
+            continue;
+        }
+        rc = add_dirent(l, name, strlen(name), d->d_ino, d->d_type);
+    }
+    REAL(closedir)(dir);
+    return rc;
+}
+
+/* Builds the listing the app sees of virtual directory r for dir. */
+static struct listing *build_listing(DIR *dir, const struct vial_vfs_result *r)
 {
     struct listing *l = calloc(1, sizeof *l);
     const struct vial_image *image = vial_session.image;
     struct vial_entry self, e;
-    uint32_t first, count;
-    if (!l || vial_image_entry(&self, image, entry) < 0 ||
-        vial_image_children(&first, &count, image, entry) < 0) {
-        free(l);
+    uint32_t first = 0, count = 0;
+    int from_image = r->kind == VIAL_VFS_IMAGE ||
+                     (r->kind == VIAL_VFS_UPPER && r->image_below &&
+                      !(r->delta_flags & VIAL_DELTA_OPAQUE));
+    if (!l)
         return NULL;
-    }
+    if (from_image && (vial_image_entry(&self, image, r->entry) < 0 ||
+                       self.primary_type != VIAL_ENTRY_DIRECTORY ||
+                       vial_image_children(&first, &count, image, r->entry) < 0))
+        from_image = 0;
+    uint64_t hash = vial_delta_hash_path(r->path);
     l->dir = dir;
-    int rc = add_dirent(l, ".", 1, self.inode, DT_DIR);
+    int rc = add_dirent(l, ".", 1, from_image ? self.inode : 1, DT_DIR);
     if (rc == 0)
-        rc = add_dirent(l, "..", 2, self.parent + 1, DT_DIR);
-    for (uint32_t c = first; rc == 0 && c < first + count; c++)
-        if (vial_image_entry(&e, image, c) == 0)
+        rc = add_dirent(l, "..", 2, from_image ? self.parent + 1 : 1, DT_DIR);
+    if (rc == 0 && r->kind == VIAL_VFS_UPPER)
+        rc = add_real_entries(l, r->upper, hash, 1, 0, 0);
+    for (uint32_t c = first; from_image && rc == 0 && c < first + count; c++) {
+        if (vial_image_entry(&e, image, c) < 0)
+            continue;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)e.name_length, e.name);
+        if (!delta_has(hash, name))
             rc = add_dirent(l, e.name, e.name_length, e.inode, dirent_type(e.primary_type));
-    if (rc == 0 && host_directory) {
-        struct dirent *d;
-        while ((d = REAL(readdir)(dir))) {
-            uint32_t hidden;
-            if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0 ||
-                vial_image_child(&hidden, image, entry, d->d_name, strlen(d->d_name)) == 0)
-                continue;
-            if ((rc = add_dirent(l, d->d_name, strlen(d->d_name), d->d_ino, d->d_type)) < 0)
-                break;
-        }
     }
+    int host = r->host_visible &&
+               vial_policy_of(vial_session.ns.policy, r->path) != VIAL_ISOLATION_FULL;
+    if (rc == 0 && host)
+        rc = add_real_entries(l, r->path, hash, 0, r->entry, from_image);
     if (rc < 0) {
         free(l->entries);
         free(l);
@@ -116,30 +166,45 @@ static struct listing *build_listing(DIR *dir, uint32_t entry, int host_director
     return l;
 }
 
-static DIR *opendir_image(const struct vial_route_result *r)
+/* Whether r is a directory whose listing we build. */
+static int is_virtual_directory(const struct vial_route_result *r)
+{
+    struct vial_entry e;
+    if (r->route == VIAL_ROUTE_IMAGE)
+        return vial_image_entry(&e, vial_session.image, r->vfs.entry) == 0 &&
+               e.primary_type == VIAL_ENTRY_DIRECTORY;
+    return r->resolved && r->vfs.kind == VIAL_VFS_UPPER && (r->vfs.delta_flags & VIAL_DELTA_DIR);
+}
+
+static DIR *opendir_virtual(const struct vial_route_result *r)
 {
     char real[PATH_MAX];
     struct vial_entry e;
-    if (vial_image_entry(&e, vial_session.image, r->vfs.entry) < 0) {
-        errno = EIO;
-        return NULL;
-    }
-    if (e.primary_type != VIAL_ENTRY_DIRECTORY) {
-        errno = ENOTDIR;
-        return NULL;
-    }
-    if (vial_preload_directory(real, sizeof real, r->vfs.path, 0) < 0) {
-        errno = EIO;
-        return NULL;
-    }
-    DIR *dir = REAL(opendir)(real);
-    if (!dir && errno == ENOENT && vial_preload_directory(real, sizeof real, r->vfs.path, 1) == 0)
+    DIR *dir;
+    if (r->vfs.kind == VIAL_VFS_UPPER) {
+        dir = REAL(opendir)(r->vfs.upper);
+    } else {
+        if (vial_image_entry(&e, vial_session.image, r->vfs.entry) < 0) {
+            errno = EIO;
+            return NULL;
+        }
+        if (e.primary_type != VIAL_ENTRY_DIRECTORY) {
+            errno = ENOTDIR;
+            return NULL;
+        }
+        if (vial_preload_directory(real, sizeof real, r->vfs.path, 0) < 0) {
+            errno = EIO;
+            return NULL;
+        }
         dir = REAL(opendir)(real);
+        if (!dir && errno == ENOENT &&
+            vial_preload_directory(real, sizeof real, r->vfs.path, 1) == 0)
+            dir = REAL(opendir)(real);
+    }
     if (!dir)
         return NULL;
     vial_busy++;
-    int host = strcmp(real, r->vfs.path) == 0;
-    struct listing *l = build_listing(dir, r->vfs.entry, host);
+    struct listing *l = build_listing(dir, &r->vfs);
     vial_busy--;
     if (!l) {
         REAL(closedir)(dir);
@@ -147,7 +212,7 @@ static DIR *opendir_image(const struct vial_route_result *r)
         return NULL;
     }
     vial_fd_set_directory(dirfd(dir), r->vfs.path);
-    vial_log(2, "opendir %s -> %s (%zu entries)", r->vfs.path, real, l->count);
+    vial_log(2, "opendir %s (%zu entries)", r->vfs.path, l->count);
     return dir;
 }
 
@@ -155,7 +220,9 @@ __attribute__((noinline)) static DIR *opendir_slow(const char *path);
 
 DIR *opendir(const char *path)
 {
-    if (vial_busy || vial_pass_through(AT_FDCWD, path))
+    /* a host directory under a virtualized policy is slow too: its
+     * descriptor must be known for the *at calls that create in it */
+    if (vial_busy || vial_write_passes(AT_FDCWD, path))
         return REAL(opendir)(path);
     return opendir_slow(path);
 }
@@ -163,17 +230,22 @@ DIR *opendir(const char *path)
 static DIR *opendir_slow(const char *path)
 {
     struct vial_route_result r;
+    DIR *dir;
     vial_route(&r, AT_FDCWD, path, 1);
+    if (is_virtual_directory(&r))
+        return opendir_virtual(&r);
     switch (r.route) {
     case VIAL_ROUTE_PASS:
-        return REAL(opendir)(path);
     case VIAL_ROUTE_HOST:
-        return REAL(opendir)(r.vfs.path);
+        dir = REAL(opendir)(r.real);
+        if (dir && r.resolved)
+            vial_fd_set_directory(dirfd(dir), r.vfs.path);
+        return dir;
     case VIAL_ROUTE_ERROR:
         errno = r.error;
         return NULL;
     case VIAL_ROUTE_IMAGE:
-        return opendir_image(&r);
+        return opendir_virtual(&r);
     }
     return NULL;
 }
@@ -185,16 +257,13 @@ DIR *fdopendir(int fd)
         return REAL(fdopendir)(fd);
     struct vial_route_result r;
     vial_route(&r, AT_FDCWD, path, 1);
-    if (r.route != VIAL_ROUTE_IMAGE)
+    if (!is_virtual_directory(&r))
         return REAL(fdopendir)(fd);
     DIR *dir = REAL(fdopendir)(fd);
     if (!dir)
         return NULL;
-    char real[PATH_MAX];
-    int host = vial_preload_directory(real, sizeof real, r.vfs.path, 0) == 0 &&
-               strcmp(real, r.vfs.path) == 0;
     vial_busy++;
-    struct listing *l = build_listing(dir, r.vfs.entry, host);
+    struct listing *l = build_listing(dir, &r.vfs);
     vial_busy--;
     if (!l) {
         REAL(closedir)(dir);
@@ -303,7 +372,7 @@ int scandir(const char *path, struct dirent ***out, int (*filter)(const struct d
     if (!vial_busy) {
         struct vial_route_result r;
         vial_route(&r, AT_FDCWD, path, 1);
-        if (r.route == VIAL_ROUTE_IMAGE)
+        if (is_virtual_directory(&r))
             return scandir_core(r.vfs.path, out, filter, compare);
     }
     return REAL(scandir)(path, out, filter, compare);

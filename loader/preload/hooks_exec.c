@@ -50,7 +50,7 @@ static int locate(char *real, size_t size, char *virtual_out, size_t virtual_siz
         snprintf(virtual_out, virtual_size, "%s", path);
         return 0;
     case VIAL_ROUTE_HOST:
-        snprintf(real, size, "%s", r.vfs.path);
+        snprintf(real, size, "%s", r.real);
         snprintf(virtual_out, virtual_size, "%s", r.vfs.path);
         return 0;
     case VIAL_ROUTE_ERROR:
@@ -431,7 +431,7 @@ void *dlopen(const char *file, int flags)
         return REAL(dlopen)(real, flags);
     }
     if (r.route == VIAL_ROUTE_HOST)
-        return REAL(dlopen)(r.vfs.path, flags);
+        return REAL(dlopen)(r.real, flags);
     return REAL(dlopen)(file, flags);
 }
 

@@ -1,7 +1,7 @@
 /*
  * hooks_fs.c - the libc file API: open, stat, access, readlink, realpath,
- * cwd, descriptors, and the write calls that image paths refuse (EROFS
- * until the copy-on-write layer exists).
+ * cwd, descriptors. The calls that change the file system are in
+ * hooks_write.c; open and fopen hand writes over to it.
  *
  * Every public symbol here is a thin wrapper: the fortify, 64-bit and
  * legacy variants all land in one core function per operation.
@@ -42,7 +42,7 @@ static int to_host(const struct vial_route_result *r, int *dirfd, const char **p
     }
     if (r->route == VIAL_ROUTE_HOST) {
         *dirfd = AT_FDCWD;
-        *path = r->vfs.path;
+        *path = r->real;
     }
     return 1;
 }
@@ -57,43 +57,31 @@ static int is_write(int flags)
            (flags & O_TMPFILE) == O_TMPFILE;
 }
 
-/* Whether the parent of a host path is an image directory: creating there
- * would write to the host (or fail oddly), so it is refused for now. */
-static int parent_in_image(const char *path)
-{
-    char parent[PATH_MAX];
-    snprintf(parent, sizeof parent, "%s", path);
-    char *slash = strrchr(parent, '/');
-    if (!slash || slash == parent)
-        return 0;
-    *slash = '\0';
-    struct vial_vfs_result r;
-    struct stat st;
-    if (vial_vfs_resolve(&r, vial_session.image, parent, 1) < 0 || r.kind != VIAL_VFS_IMAGE)
-        return 0;
-    vial_busy++;
-    int host_has_it = stat(parent, &st) == 0;
-    vial_busy--;
-    return !host_has_it;
-}
-
 __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int flags, mode_t mode)
 {
     struct vial_route_result r;
     char real[PATH_MAX];
     int fd;
+    if (is_write(flags) || (flags & O_CREAT)) {
+        fd = vial_open_for_write(dirfd, path, flags, mode);
+        if (fd != -2)
+            return fd;
+    }
     vial_route(&r, dirfd, path, !(flags & O_NOFOLLOW));
-    if ((flags & O_CREAT) && r.resolved && r.vfs.kind == VIAL_VFS_HOST &&
-        parent_in_image(r.vfs.path))
-        return fail(EROFS);
     switch (r.route) {
     case VIAL_ROUTE_PASS:
-        return REAL(openat)(dirfd, path, flags, mode);
+        fd = REAL(openat)(dirfd, path, flags, mode);
+        if (fd >= 0 && (flags & O_DIRECTORY) && r.resolved)
+            vial_fd_set_directory(fd, r.vfs.path);
+        return fd;
     case VIAL_ROUTE_ERROR:
         return fail(r.error);
     case VIAL_ROUTE_HOST:
-        vial_log(2, "open %s -> host %s", path, r.vfs.path);
-        return REAL(openat)(AT_FDCWD, r.vfs.path, flags, mode);
+        vial_log(2, "open %s -> %s", path, r.real);
+        fd = REAL(openat)(AT_FDCWD, r.real, flags, mode);
+        if (fd >= 0 && (flags & O_DIRECTORY))
+            vial_fd_set_directory(fd, r.vfs.path);
+        return fd;
     case VIAL_ROUTE_IMAGE:
         break;
     }
@@ -142,7 +130,10 @@ __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int 
 
 static inline int open_core(int dirfd, const char *path, int flags, mode_t mode)
 {
-    if (vial_pass_through(dirfd, path))
+    /* writes, and directories (a descriptor *at calls may create in), are
+     * virtualized by policy even where neither the image nor the delta is */
+    int plain_read = !is_write(flags) && !(flags & (O_CREAT | O_DIRECTORY));
+    if (plain_read ? vial_pass_through(dirfd, path) : vial_write_passes(dirfd, path))
         return REAL(openat)(dirfd, path, flags, mode);
     return open_slow(dirfd, path, flags, mode);
 }
@@ -205,11 +196,19 @@ __attribute__((noinline)) static FILE *fopen_core(const char *path, const char *
     struct vial_route_result r;
     char real_path[PATH_MAX];
     int writing = strpbrk(mode, "wa+") != NULL;
-    vial_route(&r, AT_FDCWD, path, 1);
-    if (writing && r.resolved && r.vfs.kind == VIAL_VFS_HOST && parent_in_image(r.vfs.path)) {
-        errno = EROFS;
-        return NULL;
+    if (writing) {
+        int flags = mode[0] == 'r' ? 0 : O_CREAT;
+        flags |= strchr(mode, '+') ? O_RDWR : mode[0] == 'r' ? O_RDONLY : O_WRONLY;
+        int rc = vial_fopen_target(path, flags | (strchr(mode, 'x') ? O_EXCL : 0), real_path,
+                                   sizeof real_path);
+        if (rc < 0) {
+            errno = -rc;
+            return NULL;
+        }
+        if (rc > 0)
+            return real(real_path, mode);
     }
+    vial_route(&r, AT_FDCWD, path, 1);
     switch (r.route) {
     case VIAL_ROUTE_PASS:
         return real(path, mode);
@@ -217,7 +216,7 @@ __attribute__((noinline)) static FILE *fopen_core(const char *path, const char *
         errno = r.error;
         return NULL;
     case VIAL_ROUTE_HOST:
-        return real(r.vfs.path, mode);
+        return real(r.real, mode);
     case VIAL_ROUTE_IMAGE:
         break;
     }
@@ -253,17 +252,23 @@ __attribute__((noinline)) static FILE *fopen_core(const char *path, const char *
     return f;
 }
 
+static int fopen_passes(const char *path, const char *mode)
+{
+    return strpbrk(mode, "wa+") ? vial_write_passes(AT_FDCWD, path)
+                                : vial_pass_through(AT_FDCWD, path);
+}
+
 FILE *fopen(const char *path, const char *mode)
 {
     PASS_IF_BUSY(REAL(fopen)(path, mode));
-    if (vial_pass_through(AT_FDCWD, path))
+    if (fopen_passes(path, mode))
         return REAL(fopen)(path, mode);
     return fopen_core(path, mode, REAL(fopen));
 }
 FILE *fopen64(const char *path, const char *mode)
 {
     PASS_IF_BUSY(REAL(fopen64)(path, mode));
-    if (vial_pass_through(AT_FDCWD, path))
+    if (fopen_passes(path, mode))
         return REAL(fopen64)(path, mode);
     return fopen_core(path, mode, REAL(fopen64));
 }
@@ -283,8 +288,14 @@ __attribute__((noinline)) static int stat_slow(int dirfd, const char *path, stru
         return REAL(fstatat)(dirfd, path, st, flags);
     }
     vial_route(&r, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
-    if (r.route != VIAL_ROUTE_IMAGE)
-        return to_host(&r, &dirfd, &path) ? REAL(fstatat)(dirfd, path, st, flags) : -1;
+    if (r.route != VIAL_ROUTE_IMAGE) {
+        if (!to_host(&r, &dirfd, &path))
+            return -1;
+        int rc = REAL(fstatat)(dirfd, path, st, flags);
+        if (rc == 0 && r.resolved)
+            vial_preload_upper_owner(st, &r.vfs);
+        return rc;
+    }
     vial_preload_stat(st, r.vfs.entry);
     vial_log(2, "stat %s -> image entry %u", r.vfs.path, r.vfs.entry);
     return 0;
@@ -497,7 +508,7 @@ static ssize_t readlink_core(int dirfd, const char *path, char *buf, size_t size
         /* /proc/self/exe, /proc/self/fd/N, /proc/self/cwd and friends name
          * view paths: give the application its virtual ones */
         n = REAL(readlinkat)(r.route == VIAL_ROUTE_PASS ? dirfd : AT_FDCWD,
-                             r.route == VIAL_ROUTE_PASS ? path : r.vfs.path, real,
+                             r.route == VIAL_ROUTE_PASS ? path : r.real, real,
                              sizeof real - 1);
         if (n < 0)
             return n;
@@ -561,7 +572,7 @@ char *realpath(const char *path, char *resolved)
         snprintf(real, sizeof real, "%s", r.vfs.path);
     } else {
         vial_busy++;
-        char *ok = REAL(realpath)(r.route == VIAL_ROUTE_PASS ? path : r.vfs.path, real);
+        char *ok = REAL(realpath)(r.route == VIAL_ROUTE_PASS ? path : r.real, real);
         vial_busy--;
         if (!ok)
             return NULL;
@@ -618,7 +629,7 @@ int chdir(const char *path)
         rc = REAL(chdir)(path);
         break;
     case VIAL_ROUTE_HOST:
-        rc = REAL(chdir)(r.vfs.path);
+        rc = REAL(chdir)(r.real);
         break;
     case VIAL_ROUTE_IMAGE: {
         struct vial_entry e;
@@ -740,7 +751,7 @@ static ssize_t image_listxattr(uint32_t entry, char *list, size_t size)
     return (ssize_t)total;
 }
 
-#define XATTR_HOOK(name, follow, args, real_args, image_call)                                          ssize_t name args                                                                                  {                                                                                                      struct vial_route_result r;                                                                        if (vial_busy)                                                                                         return REAL(name) real_args;                                                                   vial_route(&r, AT_FDCWD, path, follow);                                                            switch (r.route) {                                                                                 case VIAL_ROUTE_IMAGE:                                                                                 return image_call;                                                                             case VIAL_ROUTE_ERROR:                                                                                 return fail(r.error);                                                                          case VIAL_ROUTE_HOST:                                                                                  path = r.vfs.path;                                                                                 /* fall through */                                                                             default:                                                                                               return REAL(name) real_args;                                                                   }                                                                                              }
+#define XATTR_HOOK(name, follow, args, real_args, image_call)                                          ssize_t name args                                                                                  {                                                                                                      struct vial_route_result r;                                                                        if (vial_busy)                                                                                         return REAL(name) real_args;                                                                   vial_route(&r, AT_FDCWD, path, follow);                                                            switch (r.route) {                                                                                 case VIAL_ROUTE_IMAGE:                                                                                 return image_call;                                                                             case VIAL_ROUTE_ERROR:                                                                                 return fail(r.error);                                                                          case VIAL_ROUTE_HOST:                                                                                  path = r.real;                                                                                 /* fall through */                                                                             default:                                                                                               return REAL(name) real_args;                                                                   }                                                                                              }
 XATTR_HOOK(getxattr, 1, (const char *path, const char *name, void *value, size_t size),
            (path, name, value, size), image_getxattr(r.vfs.entry, name, value, size))
 XATTR_HOOK(lgetxattr, 0, (const char *path, const char *name, void *value, size_t size),
@@ -764,92 +775,4 @@ ssize_t flistxattr(int fd, char *list, size_t size)
     if (!vial_busy && vial_fd_file(fd, &entry))
         return image_listxattr(entry, list, size);
     return REAL(flistxattr)(fd, list, size);
-}
-
-/* ------------------------------------------------- writes to image paths */
-
-/* Until copy-on-write arrives, a call that would change an image path
- * fails with EROFS; host paths are untouched. */
-__attribute__((noinline)) static int refuses_write_slow(int dirfd, const char *path, int follow)
-{
-    struct vial_route_result r;
-    vial_route(&r, dirfd, path, follow);
-    if (r.route == VIAL_ROUTE_IMAGE)
-        return 1;
-    return r.resolved && r.vfs.kind == VIAL_VFS_HOST && parent_in_image(r.vfs.path);
-}
-
-static inline int refuses_write(int dirfd, const char *path, int follow)
-{
-    return !vial_pass_through(dirfd, path) && refuses_write_slow(dirfd, path, follow);
-}
-
-#define WRITE_GUARD(dirfd, path, follow, real_call)                                                \
-    do {                                                                                           \
-        if (!vial_busy && refuses_write(dirfd, path, follow))                                      \
-            return fail(EROFS);                                                                    \
-        return real_call;                                                                          \
-    } while (0)
-
-int mkdir(const char *path, mode_t mode) { WRITE_GUARD(AT_FDCWD, path, 0, REAL(mkdir)(path, mode)); }
-int mkdirat(int dirfd, const char *path, mode_t mode)
-{
-    WRITE_GUARD(dirfd, path, 0, REAL(mkdirat)(dirfd, path, mode));
-}
-int unlink(const char *path) { WRITE_GUARD(AT_FDCWD, path, 0, REAL(unlink)(path)); }
-int unlinkat(int dirfd, const char *path, int flags)
-{
-    WRITE_GUARD(dirfd, path, 0, REAL(unlinkat)(dirfd, path, flags));
-}
-int rmdir(const char *path) { WRITE_GUARD(AT_FDCWD, path, 0, REAL(rmdir)(path)); }
-int chmod(const char *path, mode_t mode) { WRITE_GUARD(AT_FDCWD, path, 1, REAL(chmod)(path, mode)); }
-int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
-{
-    WRITE_GUARD(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), REAL(fchmodat)(dirfd, path, mode, flags));
-}
-int chown(const char *path, uid_t uid, gid_t gid)
-{
-    WRITE_GUARD(AT_FDCWD, path, 1, REAL(chown)(path, uid, gid));
-}
-int lchown(const char *path, uid_t uid, gid_t gid)
-{
-    WRITE_GUARD(AT_FDCWD, path, 0, REAL(lchown)(path, uid, gid));
-}
-int truncate(const char *path, off_t length)
-{
-    WRITE_GUARD(AT_FDCWD, path, 1, REAL(truncate)(path, length));
-}
-int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags)
-{
-    /* futimens passes no path (glibc declares it nonnull all the same) */
-    const char *volatile maybe_null = path;
-    if (!maybe_null)
-        return REAL(utimensat)(dirfd, path, times, flags);
-    WRITE_GUARD(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), REAL(utimensat)(dirfd, path, times, flags));
-}
-int symlink(const char *target, const char *path)
-{
-    WRITE_GUARD(AT_FDCWD, path, 0, REAL(symlink)(target, path));
-}
-int symlinkat(const char *target, int dirfd, const char *path)
-{
-    WRITE_GUARD(dirfd, path, 0, REAL(symlinkat)(target, dirfd, path));
-}
-int link(const char *from, const char *to)
-{
-    if (!vial_busy && (refuses_write(AT_FDCWD, from, 0) || refuses_write(AT_FDCWD, to, 0)))
-        return fail(EROFS);
-    return REAL(link)(from, to);
-}
-int rename(const char *from, const char *to)
-{
-    if (!vial_busy && (refuses_write(AT_FDCWD, from, 0) || refuses_write(AT_FDCWD, to, 0)))
-        return fail(EROFS);
-    return REAL(rename)(from, to);
-}
-int renameat(int fromfd, const char *from, int tofd, const char *to)
-{
-    if (!vial_busy && (refuses_write(fromfd, from, 0) || refuses_write(tofd, to, 0)))
-        return fail(EROFS);
-    return REAL(renameat)(fromfd, from, tofd, to);
 }

@@ -88,6 +88,12 @@ static int walk(char *path, size_t length, int level, nftw_callback fn, int flag
     return 0;
 }
 
+/* A tree glibc's walkers would list wrongly: the image's or the delta's. */
+static int is_virtual_tree(const struct vial_route_result *r)
+{
+    return r->route == VIAL_ROUTE_IMAGE || (r->resolved && r->vfs.kind == VIAL_VFS_UPPER);
+}
+
 int nftw(const char *path, nftw_callback fn, int descriptors, int flags)
 {
     struct vial_route_result r;
@@ -95,7 +101,7 @@ int nftw(const char *path, nftw_callback fn, int descriptors, int flags)
         return REAL(nftw)(path, fn, descriptors, flags);
     vial_route(&r, AT_FDCWD, path, !(flags & FTW_PHYS));
     /* FTW_CHDIR and FTW_ACTIONRETVAL are left to glibc on host trees */
-    if (r.route != VIAL_ROUTE_IMAGE || (flags & (FTW_CHDIR | FTW_ACTIONRETVAL)))
+    if (!is_virtual_tree(&r) || (flags & (FTW_CHDIR | FTW_ACTIONRETVAL)))
         return REAL(nftw)(path, fn, descriptors, flags);
     char buffer[PATH_MAX];
     snprintf(buffer, sizeof buffer, "%s", path);
@@ -121,7 +127,7 @@ int ftw(const char *path, int (*fn)(const char *, const struct stat *, int), int
     if (vial_busy)
         return REAL(ftw)(path, fn, descriptors);
     vial_route(&r, AT_FDCWD, path, 1);
-    if (r.route != VIAL_ROUTE_IMAGE)
+    if (!is_virtual_tree(&r))
         return REAL(ftw)(path, fn, descriptors);
     ftw_user = fn;
     char buffer[PATH_MAX];

@@ -34,6 +34,11 @@ struct vial_session {
     char preload[PATH_MAX]; /* this library, re-injected into children */
     char session_path[PATH_MAX];
     char host_tools[4096]; /* ':'-separated virtual paths that leave the bubble */
+    char state[PATH_MAX];  /* the user's delta for this package ("" : none) */
+    char home[PATH_MAX];
+    struct vial_policy policy;
+    struct vial_delta *delta;
+    struct vial_namespace ns; /* image, delta, policy */
     int log_level;         /* 0 off, 1 info, 2 debug */
     int log_fd;
     dev_t image_device; /* st_dev reported for image entries */
@@ -71,12 +76,23 @@ struct vial_route_result {
     enum vial_route route;
     int error;
     int resolved; /* vfs holds the resolver's answer (also for some PASS) */
+    const char *real; /* ROUTE_HOST: the real path (the host's, or the user's copy in upper/) */
     struct vial_vfs_result vfs;
 };
 
 /* Classifies (dirfd, path) for an operation; follow: whether a final
- * symlink is followed. */
+ * symlink is followed. A path the user deleted routes to ENOENT. */
 void vial_route(struct vial_route_result *out, int dirfd, const char *path, int follow);
+
+/* The same for a call that changes the file system: never shortened by the
+ * fast path (a path the image and the delta lack may still be writecopy),
+ * and an ABSENT path stays resolved (route ERROR, vfs.kind ABSENT) so that
+ * the caller can create it. */
+void vial_route_write(struct vial_route_result *out, int dirfd, const char *path, int follow);
+
+/* Whether a call that may write (dirfd, path) certainly concerns neither
+ * the image nor the delta nor a virtualized policy. */
+int vial_write_passes(int dirfd, const char *path);
 
 /* The fast path, checked before any hook builds its large frame: whether
  * (dirfd, path) certainly does not concern the image. Costs a comparison
@@ -88,8 +104,10 @@ struct vial_root_name {
 };
 extern struct vial_root_name vial_root_names[64];
 extern int vial_root_name_count; /* -1: too many to cache, ask the index */
-extern int vial_cwd_in_image;
+extern int vial_cwd_in_image; /* the cwd is virtualized: relative paths take the slow path */
 
+/* Whether the first component of an absolute path is one the image or the
+ * delta has at the root (the delta's names are re-read when it changes). */
 int vial_first_component_in_image(const char *path);
 const char *vial_fd_directory(int fd);
 
@@ -135,8 +153,8 @@ int vial_preload_directory(char *out, size_t size, const char *virtual_path, int
 /* The view path an image file has once materialized (it may not exist). */
 int vial_preload_view_path(char *out, size_t size, uint32_t entry);
 
-/* Maps a real path inside the view back to its virtual path, in place;
- * returns 1 if it did. */
+/* Maps a real path inside the view or the delta's upper/ back to its
+ * virtual path, in place; returns 1 if it did. */
 int vial_preload_unview(char *path, size_t size);
 
 /* stat through the bubble, callable where the exported stat may bind to
@@ -145,6 +163,15 @@ int vial_stat_path(const char *path, struct stat *st);
 
 /* Fills a stat buffer from an image entry. */
 void vial_preload_stat(struct stat *st, uint32_t entry);
+
+/* Applies the owner the app recorded (virtualized chown) to a stat of a
+ * path in the user's delta. */
+void vial_preload_upper_owner(struct stat *st, const struct vial_vfs_result *r);
+
+/* The open of a path for writing or creating (hooks_write.c). */
+int vial_open_for_write(int dirfd, const char *path, int flags, mode_t mode);
+/* The real path fopen should open for a writing mode; 0: open path itself. */
+int vial_fopen_target(const char *path, int flags, char *real, size_t size);
 
 /* fd table: image files and virtual directories opened by the app. */
 void vial_fd_set_file(int fd, uint32_t entry);

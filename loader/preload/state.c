@@ -60,6 +60,9 @@ void vial_log(int level, const char *fmt, ...)
 
 /* --------------------------------------------------------------- session */
 
+/* The session's policy line, parsed once the file is read. */
+static char policy_text[8192];
+
 /* The session file: "key=value" lines written by the launcher. */
 static int read_session(const char *path)
 {
@@ -86,12 +89,17 @@ static int read_session(const char *path)
             {"view", vial_session.view, sizeof vial_session.view},
             {"preload", vial_session.preload, sizeof vial_session.preload},
             {"host_tools", vial_session.host_tools, sizeof vial_session.host_tools},
+            {"state", vial_session.state, sizeof vial_session.state},
+            {"home", vial_session.home, sizeof vial_session.home},
+            {"policy", policy_text, sizeof policy_text},
         };
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
             if (strcmp(line, keys[i].key) == 0)
                 snprintf(keys[i].field, keys[i].size, "%s", value);
     }
     if (!vial_session.image_path[0] || !vial_session.view[0] || !vial_session.cache[0])
+        return -EINVAL;
+    if (policy_text[0] && vial_policy_parse(&vial_session.policy, policy_text, vial_session.home) < 0)
         return -EINVAL;
     return 0;
 }
@@ -165,6 +173,15 @@ static void initialize(void)
         vial_session.image = NULL;
     } else {
         vial_session.view_length = strlen(vial_session.view);
+        vial_session.ns.image = vial_session.image;
+        vial_session.ns.policy = policy_text[0] ? &vial_session.policy : NULL;
+        if (vial_session.state[0]) {
+            int drc = vial_delta_open(&vial_session.delta, vial_session.state, 0);
+            if (drc < 0)
+                vial_log(1, "cannot open the delta %s (%s): writes to virtual paths fail",
+                         vial_session.state, strerror(-drc));
+            vial_session.ns.delta = vial_session.delta;
+        }
         /* a device number no real file system uses: major 0xfff */
         const uint8_t *hash = vial_image_header(vial_session.image)->root_hash;
         vial_session.image_device = makedev(0xfff, (hash[0] | hash[1] << 8) & 0xfffff);
@@ -311,9 +328,11 @@ static void adopt_inherited_directories(void)
         vial_preload_unview(target, sizeof target);
         struct vial_vfs_result r;
         struct vial_entry e;
-        if (vial_vfs_resolve(&r, vial_session.image, target, 1) == 0 && r.kind == VIAL_VFS_IMAGE &&
-            vial_image_entry(&e, vial_session.image, r.entry) == 0 &&
-            e.primary_type == VIAL_ENTRY_DIRECTORY)
+        if (vial_vfs_resolve(&r, &vial_session.ns, target, 1) < 0)
+            continue;
+        if ((r.kind == VIAL_VFS_IMAGE && vial_image_entry(&e, vial_session.image, r.entry) == 0 &&
+             e.primary_type == VIAL_ENTRY_DIRECTORY) ||
+            (r.kind == VIAL_VFS_UPPER && (r.delta_flags & VIAL_DELTA_DIR)))
             vial_fd_set_directory(fd, r.path);
     }
     closedir(fds);
@@ -336,14 +355,12 @@ void vial_cwd_refresh(void)
     pthread_mutex_lock(&cwd_lock);
     if (ok) {
         vial_preload_unview(real, sizeof real);
-        struct vial_vfs_result r;
-        /* does the image have the first component? then relative paths
-         * may lead into it */
-        char first[PATH_MAX];
-        size_t n = strcspn(real + 1, "/");
-        snprintf(first, sizeof first, "/%.*s", (int)n, real + 1);
-        int in_image = vial_vfs_resolve(&r, vial_session.image, first, 0) == 0 &&
-                       r.kind == VIAL_VFS_IMAGE;
+        /* relative paths may lead into the image or the delta, or be
+         * virtualized by a policy: then they take the slow path */
+        const struct vial_policy *policy = vial_session.ns.policy;
+        int in_image = vial_first_component_in_image(real) ||
+                       (policy && (vial_policy_of(policy, real) != VIAL_ISOLATION_PASSTHROUGH ||
+                                   vial_policy_reaches_below(policy, real)));
         snprintf(cwd_virtual, sizeof cwd_virtual, "%s", real);
         __atomic_store_n(&vial_cwd_in_image, in_image, __ATOMIC_RELEASE);
     } else {
@@ -368,6 +385,8 @@ int vial_preload_unview(char *path, size_t size)
 {
     size_t n = vial_session.view_length;
     (void)size;
+    if (vial_session.delta && vial_delta_unupper(vial_session.delta, path))
+        return 1;
     if (n == 0 || strncmp(path, vial_session.view, n) != 0 || (path[n] != '/' && path[n] != '\0'))
         return 0;
     if (path[n] == '\0') {
@@ -378,6 +397,34 @@ int vial_preload_unview(char *path, size_t size)
     return 1;
 }
 
+/* The delta's top-level names, re-read when its generation moves. */
+static char delta_roots[64][32];
+static int delta_root_count; /* -1: unknown (too many): every path is slow */
+static uint64_t delta_roots_generation = UINT64_MAX;
+static pthread_mutex_t delta_roots_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int in_delta_roots(const char *name, size_t n)
+{
+    struct vial_delta *delta = vial_session.delta;
+    if (!delta)
+        return 0;
+    uint64_t generation = vial_delta_generation(delta);
+    if (generation != __atomic_load_n(&delta_roots_generation, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&delta_roots_lock);
+        delta_root_count = vial_delta_roots(delta, delta_roots, 64);
+        __atomic_store_n(&delta_roots_generation, generation, __ATOMIC_RELEASE);
+        pthread_mutex_unlock(&delta_roots_lock);
+    }
+    int count = delta_root_count;
+    if (count < 0)
+        return 1;
+    for (int i = 0; i < count; i++)
+        if (delta_roots[i][0] == name[0] && strncmp(delta_roots[i], name, n) == 0 &&
+            delta_roots[i][n] == '\0')
+            return 1;
+    return 0;
+}
+
 int vial_first_component_in_image(const char *path)
 {
     const char *name = path + 1;
@@ -386,6 +433,8 @@ int vial_first_component_in_image(const char *path)
         n++;
     if (n == 0)
         return 1; /* the root */
+    if (in_delta_roots(name, n))
+        return 1;
     if (vial_root_name_count >= 0) {
         for (int i = 0; i < vial_root_name_count; i++)
             if (vial_root_names[i].length == n && vial_root_names[i].name[0] == name[0] &&
@@ -398,16 +447,34 @@ int vial_first_component_in_image(const char *path)
            vial_image_child(&child, vial_session.image, 0, "usr", 3) == 0;
 }
 
-void vial_route(struct vial_route_result *out, int dirfd, const char *path, int follow)
+/* The virtual directory a descriptor stands for, when our table does not
+ * know it: asked from the kernel (a system call: only for writes). */
+static int fd_virtual_directory(int fd, char *out, size_t size)
+{
+    char link[64];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    vial_busy++;
+    ssize_t n = readlink(link, out, size - 1);
+    vial_busy--;
+    if (n <= 0 || out[0] != '/')
+        return 0;
+    out[n] = '\0';
+    vial_preload_unview(out, size);
+    return 1;
+}
+
+static void route(struct vial_route_result *out, int dirfd, const char *path, int follow,
+                  int writing)
 {
     char absolute[PATH_MAX], joined[2 * PATH_MAX];
     const char *base = NULL;
     out->route = VIAL_ROUTE_PASS;
     out->error = 0;
     out->resolved = 0;
+    out->real = path;
     if (!path || vial_preload_init() != 1)
         return;
-    if (vial_pass_through(dirfd, path))
+    if (!writing && vial_pass_through(dirfd, path))
         return;
     if (path[0] == '/') {
         base = NULL;
@@ -417,6 +484,8 @@ void vial_route(struct vial_route_result *out, int dirfd, const char *path, int 
         base = absolute;
     } else {
         base = vial_fd_directory(dirfd);
+        if (!base && writing && fd_virtual_directory(dirfd, absolute, sizeof absolute))
+            base = absolute;
         if (!base)
             return; /* a host directory the image does not reach */
     }
@@ -440,21 +509,79 @@ void vial_route(struct vial_route_result *out, int dirfd, const char *path, int 
         out->error = ENAMETOOLONG;
         return;
     }
-    int rc = vial_vfs_resolve(&out->vfs, vial_session.image, normalized, follow);
+    vial_busy++; /* the resolver reads the delta's symlinks with the real calls */
+    int rc = vial_vfs_resolve(&out->vfs, &vial_session.ns, normalized, follow);
+    vial_busy--;
     if (rc < 0) {
         out->route = VIAL_ROUTE_ERROR;
         out->error = -rc;
         return;
     }
     out->resolved = 1;
-    if (out->vfs.kind == VIAL_VFS_IMAGE) {
+    switch (out->vfs.kind) {
+    case VIAL_VFS_IMAGE:
         out->route = VIAL_ROUTE_IMAGE;
         return;
+    case VIAL_VFS_UPPER:
+        /* a passthrough directory the delta holds virtualized entries of
+         * is the host's, but for its listing */
+        out->route = VIAL_ROUTE_HOST;
+        out->real = out->vfs.policy == VIAL_ISOLATION_PASSTHROUGH ? out->vfs.path : out->vfs.upper;
+        return;
+    case VIAL_VFS_ABSENT:
+        out->route = VIAL_ROUTE_ERROR;
+        out->error = ENOENT;
+        return;
+    case VIAL_VFS_HOST:
+        break;
     }
     /* a host path: pass the caller's own arguments through unless a base
      * directory or an image symlink changed what the path means */
+    out->real = out->vfs.path;
     out->route = base || !plain || strcmp(out->vfs.path, normalized) != 0 ? VIAL_ROUTE_HOST
                                                                           : VIAL_ROUTE_PASS;
+    if (out->route == VIAL_ROUTE_PASS)
+        out->real = path;
+}
+
+void vial_route(struct vial_route_result *out, int dirfd, const char *path, int follow)
+{
+    route(out, dirfd, path, follow, 0);
+}
+
+void vial_route_write(struct vial_route_result *out, int dirfd, const char *path, int follow)
+{
+    route(out, dirfd, path, follow, 1);
+}
+
+int vial_write_passes(int dirfd, const char *path)
+{
+    if (vial_session.ready != 1)
+        return vial_session.ready < 0 || path == NULL;
+    if (!path || !vial_pass_through(dirfd, path))
+        return !path;
+    if (!vial_session.ns.policy)
+        return !vial_session.ns.delta;
+    if (path[0] == '/')
+        return !vial_needs_normalizing(path) &&
+               vial_policy_of(vial_session.ns.policy, path) == VIAL_ISOLATION_PASSTHROUGH;
+    /* relative to a cwd the fast path does not virtualize, or to a
+     * descriptor our table does not know: the slow path asks the kernel */
+    return dirfd == AT_FDCWD;
+}
+
+void vial_preload_upper_owner(struct stat *st, const struct vial_vfs_result *r)
+{
+    uid_t uid;
+    gid_t gid;
+    if (r->kind != VIAL_VFS_UPPER || !(r->delta_flags & VIAL_DELTA_OWNER) || !vial_session.delta)
+        return;
+    vial_busy++;
+    if (vial_delta_owner(vial_session.delta, r->path, &uid, &gid) == 0) {
+        st->st_uid = uid;
+        st->st_gid = gid;
+    }
+    vial_busy--;
 }
 
 /* ------------------------------------------------------- materializing */
