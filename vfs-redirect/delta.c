@@ -140,15 +140,18 @@ static int format_table(int fd, uint32_t bits)
     return 0;
 }
 
-/* The slot of hash, or the empty slot where it would go. */
+/* The slot of hash, or the empty slot where it would go; NULL if the
+ * table is full (only a damaged file is: writers grow it at 70 %). */
 static struct delta_slot *probe(struct delta_slot *slots, uint32_t bits, uint64_t key)
 {
     size_t mask = ((size_t)1 << bits) - 1;
-    for (size_t i = (size_t)(key ^ (key >> 29)) & mask;; i = (i + 1) & mask) {
+    size_t i = (size_t)(key ^ (key >> 29)) & mask;
+    for (size_t n = 0; n <= mask; n++, i = (i + 1) & mask) {
         uint64_t h = __atomic_load_n(&slots[i].hash, __ATOMIC_ACQUIRE);
         if (h == key || h == 0)
             return &slots[i];
     }
+    return NULL;
 }
 
 /* Reopens the table after another process replaced it. */
@@ -187,6 +190,8 @@ uint32_t vial_delta_lookup(struct vial_delta *d, uint64_t hash)
     struct delta_header *h = current_header(d);
     struct delta_slot *slots = (struct delta_slot *)((char *)h + DELTA_HEADER_SIZE);
     struct delta_slot *s = probe(slots, h->slot_bits, slot_key(hash));
+    if (!s) /* a damaged table (writers never fill it): the launcher rebuilds it */
+        return 0;
     return s->hash ? __atomic_load_n(&s->flags, __ATOMIC_ACQUIRE) : 0;
 }
 
@@ -237,6 +242,8 @@ static int table_set(struct vial_delta *d, const char *path, uint32_t flags)
     }
     uint64_t key = slot_key(vial_delta_hash_path(path));
     struct delta_slot *s = probe(d->slots, h->slot_bits, key);
+    if (!s)
+        return -ENOSPC;
     __atomic_store_n(&s->flags, flags, __ATOMIC_RELEASE);
     if (s->hash == 0) {
         __atomic_store_n(&s->hash, key, __ATOMIC_RELEASE);
@@ -271,8 +278,10 @@ static int grow_table(struct vial_delta *d)
     for (size_t i = 0; i < old_slots; i++)
         if (d->slots[i].hash && d->slots[i].flags) {
             struct delta_slot *s = probe(slots, bits, d->slots[i].hash);
-            *s = d->slots[i];
-            h->count++;
+            if (s) {
+                *s = d->slots[i];
+                h->count++;
+            }
         }
     memcpy(h->roots, old->roots, sizeof h->roots);
     h->root_count = old->root_count;
@@ -503,6 +512,13 @@ int vial_delta_open(struct vial_delta **out, const char *directory, int create)
     if (create) {
         if ((rc = vial_delta_begin(d)) < 0)
             goto fail;
+        /* a table fuller than writers leave it is damaged: rebuild */
+        uint64_t used = 0, slots = (uint64_t)1 << d->header->slot_bits;
+        for (uint64_t i = 0; i < slots; i++)
+            used += d->slots[i].hash != 0;
+        d->header->count = used;
+        if (used * 10 > (slots * 7) + 10)
+            rebuild(d);
         vial_delta_end(d);
         remove_stale_work(d);
     }

@@ -429,8 +429,19 @@ __attribute__((noinline)) static int statx_slow(int dirfd, const char *path, int
         return 0;
     }
     vial_route(&r, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
-    if (r.route != VIAL_ROUTE_IMAGE)
-        return to_host(&r, &dirfd, &path) ? REAL(statx)(dirfd, path, flags, mask, sx) : -1;
+    if (r.route != VIAL_ROUTE_IMAGE) {
+        if (!to_host(&r, &dirfd, &path))
+            return -1;
+        int rc = REAL(statx)(dirfd, path, flags, mask, sx);
+        if (rc == 0 && r.resolved) {
+            st.st_uid = sx->stx_uid;
+            st.st_gid = sx->stx_gid;
+            vial_preload_upper_owner(&st, &r.vfs);
+            sx->stx_uid = st.st_uid;
+            sx->stx_gid = st.st_gid;
+        }
+        return rc;
+    }
     vial_preload_stat(&st, r.vfs.entry);
     fill_statx(sx, &st);
     return 0;
@@ -460,11 +471,14 @@ __attribute__((noinline)) static int access_slow(int dirfd, const char *path, in
     struct vial_entry e;
     if (vial_image_entry(&e, vial_session.image, r.vfs.entry) < 0)
         return fail(EIO);
-    if (mode & W_OK)
+    if ((mode & W_OK) && (!vial_session.delta || r.vfs.policy == VIAL_ISOLATION_PASSTHROUGH))
         return fail(EROFS);
-    if ((mode & X_OK) && !(e.mode & 0111))
+    struct stat st;
+    vial_preload_stat(&st, r.vfs.entry);
+    /* image files are readable by whoever runs the image; writing is
+     * copy-on-write, with the permissions the entry shows */
+    if (!vial_preload_permits(&st, mode & (W_OK | X_OK)))
         return fail(EACCES);
-    /* image files are readable by whoever runs the image */
     return 0;
 }
 

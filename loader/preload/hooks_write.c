@@ -89,9 +89,7 @@ static int virtual_stat(const struct vial_vfs_result *v, struct stat *st, int fo
     return -ENOENT;
 }
 
-/* POSIX access check of the app's effective ids against metadata the
- * kernel does not hold (image entries, copies owned by the user). */
-static int permits(const struct stat *st, int mode)
+int vial_preload_permits(const struct stat *st, int mode)
 {
     uid_t uid = geteuid();
     if (uid == 0)
@@ -303,7 +301,7 @@ static int existing_target(struct target *t, int dirfd, const char *path, int fo
     struct stat st;
     if ((rc = virtual_stat(v, &st, 0)) < 0)
         return rc;
-    if (access && !permits(&st, access))
+    if (access && !vial_preload_permits(&st, access))
         return -EACCES;
     if ((rc = copy_up(v, with_contents)) < 0)
         return rc;
@@ -367,7 +365,7 @@ static int new_target(struct target *t, int dirfd, const char *path, int *exists
         return -EROFS;
     /* the kernel checks permissions in upper/; a lower parent is checked
      * against what the app sees */
-    if (!in_upper && !permits(&st, W_OK | X_OK))
+    if (!in_upper && !vial_preload_permits(&st, W_OK | X_OK))
         return -EACCES;
     if ((rc = upper_directory(parent)) < 0)
         return rc;
@@ -471,7 +469,7 @@ static int remove_virtual(const struct vial_vfs_result *v, int directory)
     free(p);
     if (rc < 0)
         return rc;
-    if (!permits(&parent_st, W_OK | X_OK))
+    if (!vial_preload_permits(&parent_st, W_OK | X_OK))
         return -EACCES;
     if ((parent_st.st_mode & S_ISVTX) && geteuid() != 0 && st.st_uid != geteuid() &&
         parent_st.st_uid != geteuid())
@@ -748,10 +746,10 @@ static int may_change(const struct stat *st, enum change what, const struct chan
         return 0;
     switch (what) {
     case CHANGE_SIZE:
-        return permits(st, W_OK) ? 0 : -EACCES;
+        return vial_preload_permits(st, W_OK) ? 0 : -EACCES;
     case CHANGE_TIMES: {
         int to_now = !a->times || (a->times[0].tv_nsec == UTIME_NOW && a->times[1].tv_nsec == UTIME_NOW);
-        if (st->st_uid == uid || (to_now && permits(st, W_OK)))
+        if (st->st_uid == uid || (to_now && vial_preload_permits(st, W_OK)))
             return 0;
         return to_now ? -EACCES : -EPERM;
     }

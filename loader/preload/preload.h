@@ -168,6 +168,10 @@ void vial_preload_stat(struct stat *st, uint32_t entry);
  * path in the user's delta. */
 void vial_preload_upper_owner(struct stat *st, const struct vial_vfs_result *r);
 
+/* POSIX access check of the app's effective ids against metadata the
+ * kernel does not hold (image entries, copies owned by the user). */
+int vial_preload_permits(const struct stat *st, int mode);
+
 /* The open of a path for writing or creating (hooks_write.c). */
 int vial_open_for_write(int dirfd, const char *path, int flags, mode_t mode);
 /* The real path fopen should open for a writing mode; 0: open path itself. */

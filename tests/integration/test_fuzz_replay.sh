@@ -56,6 +56,14 @@ done
 expect_status 0 "$VIAL" verify "$corpus/valid.vial"
 pass "vial verify valid.vial"
 
+# The user's delta: its table file and the session's policy line.
+"$TOOLS/make-delta-corpus" "$WORK/delta" >"$WORK/delta.log" || { cat "$WORK/delta.log"; fail "make-delta-corpus"; }
+delta_count=$(find "$WORK/delta" -type f | wc -l)
+[ "$delta_count" -ge 10 ] || fail "make-delta-corpus wrote only $delta_count seeds"
+expect_status 0 "$TOOLS/replay-delta" "$WORK/delta"
+grep -qF "$delta_count inputs" "$WORK/stdout" || { cat "$WORK/stdout"; fail "replay-delta count"; }
+pass "replay-delta: $delta_count tables and policy lines"
+
 # The corpus is deterministic.
 "$TOOLS/make-image-corpus" "$WORK/again" >/dev/null
 diff -r "$corpus" "$WORK/again" >/dev/null || fail "make-image-corpus output differs between runs"
