@@ -302,6 +302,22 @@ static int grow_table(struct vial_delta *d)
     return 0;
 }
 
+int vial_delta_denies_search(const struct stat *st)
+{
+    if (geteuid() == 0)
+        return 0;
+    if (st->st_uid == geteuid())
+        return !(st->st_mode & 0100);
+    if (st->st_gid == getegid())
+        return !(st->st_mode & 0010);
+    gid_t groups[256];
+    int n = getgroups(256, groups);
+    for (int i = 0; i < n; i++)
+        if (groups[i] == st->st_gid)
+            return !(st->st_mode & 0010);
+    return !(st->st_mode & 0001);
+}
+
 /* ------------------------------------------------------ rebuild from tree */
 
 static int is_whiteout_at(int dirfd, const char *name)
@@ -353,6 +369,8 @@ static int rebuild_directory(struct vial_delta *d, int fd, char *path, size_t le
             flags = VIAL_DELTA_DIR;
             if (faccessat(dirfd(dir), marker, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
                 flags |= VIAL_DELTA_OPAQUE;
+            if (vial_delta_denies_search(&st))
+                flags |= VIAL_DELTA_NOSEARCH;
         } else if (S_ISLNK(st.st_mode)) {
             flags = is_whiteout_at(dirfd(dir), name) ? VIAL_DELTA_WHITEOUT : VIAL_DELTA_SYMLINK;
         } else {
@@ -606,6 +624,36 @@ static int copy_contents(int from, int to)
     }
 }
 
+/* The copy of a lower directory keeps its mode, which may deny the user
+ * writing in it (0555): a copy-up into it opens it for the moment. */
+static int open_parent(struct vial_delta *d, const char *path, mode_t *saved)
+{
+    char parent[PATH_MAX];
+    struct stat st;
+    snprintf(parent, sizeof parent, "%s", relative(path));
+    char *slash = strrchr(parent, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        strcpy(parent, ".");
+    if (fstatat(d->upper_fd, parent, &st, 0) < 0 || (st.st_mode & 0300) == 0300)
+        return -1;
+    *saved = st.st_mode & 07777;
+    return fchmodat(d->upper_fd, parent, *saved | 0300, 0) == 0 ? 0 : -1;
+}
+
+static void close_parent(struct vial_delta *d, const char *path, mode_t saved)
+{
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", relative(path));
+    char *slash = strrchr(parent, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        strcpy(parent, ".");
+    fchmodat(d->upper_fd, parent, saved, 0);
+}
+
 /* Applies the virtual owner: really for root, recorded otherwise. */
 static uint32_t apply_owner(int fd, const char *proc_path, uid_t uid, gid_t gid)
 {
@@ -639,7 +687,15 @@ int vial_delta_copy_file(struct vial_delta *d, const char *path, int source,
     }
     close(fd);
     if (rc == 0 && (rc = vial_delta_begin(d)) == 0) {
-        if (linkat(d->work_fd, name, d->upper_fd, relative(path), 0) < 0 && errno != EEXIST)
+        int linked = linkat(d->work_fd, name, d->upper_fd, relative(path), 0);
+        mode_t saved;
+        if (linked < 0 && errno == EACCES && open_parent(d, path, &saved) == 0) {
+            linked = linkat(d->work_fd, name, d->upper_fd, relative(path), 0);
+            int error = errno;
+            close_parent(d, path, saved);
+            errno = error;
+        }
+        if (linked < 0 && errno != EEXIST)
             rc = -errno;
         else
             rc = table_set(d, path, flags);
@@ -654,7 +710,15 @@ int vial_delta_copy_symlink(struct vial_delta *d, const char *path, const char *
     int rc = vial_delta_begin(d);
     if (rc < 0)
         return rc;
-    if (symlinkat(target, d->upper_fd, relative(path)) < 0 && errno != EEXIST)
+    int made = symlinkat(target, d->upper_fd, relative(path));
+    mode_t saved;
+    if (made < 0 && errno == EACCES && open_parent(d, path, &saved) == 0) {
+        made = symlinkat(target, d->upper_fd, relative(path));
+        int error = errno;
+        close_parent(d, path, saved);
+        errno = error;
+    }
+    if (made < 0 && errno != EEXIST)
         rc = -errno;
     else
         rc = table_set(d, path, VIAL_DELTA_SYMLINK);
@@ -668,10 +732,17 @@ int vial_delta_copy_directory(struct vial_delta *d, const char *path, const stru
     if (rc < 0)
         return rc;
     const char *at = relative(path);
-    uint32_t flags = VIAL_DELTA_DIR;
-    if (strcmp(at, ".") != 0 && mkdirat(d->upper_fd, at, 0700) < 0) {
-        rc = errno == EEXIST ? 1 : -errno;
+    uint32_t flags = VIAL_DELTA_DIR | (vial_delta_denies_search(meta) ? VIAL_DELTA_NOSEARCH : 0);
+    mode_t saved;
+    int made = strcmp(at, ".") == 0 ? 0 : mkdirat(d->upper_fd, at, 0700);
+    if (made < 0 && errno == EACCES && open_parent(d, path, &saved) == 0) {
+        made = mkdirat(d->upper_fd, at, 0700);
+        int error = errno;
+        close_parent(d, path, saved);
+        errno = error;
     }
+    if (made < 0)
+        rc = errno == EEXIST ? 1 : -errno;
     if (rc == 0) {
         int fd = openat(d->upper_fd, at, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd >= 0) {
@@ -757,6 +828,24 @@ int vial_delta_forget(struct vial_delta *d, const char *path)
         rc = 0;
     if (rc >= 0)
         table_set(d, path, 0);
+    vial_delta_end(d);
+    return rc;
+}
+
+int vial_delta_rescan(struct vial_delta *d, const char *path)
+{
+    char walked[PATH_MAX];
+    size_t n = strlen(path);
+    if (n >= sizeof walked)
+        return -ENAMETOOLONG;
+    memcpy(walked, path, n + 1);
+    if (n == 1)
+        walked[n = 0] = '\0'; /* the root: children are "/name" */
+    int rc = vial_delta_begin(d);
+    if (rc < 0)
+        return rc;
+    int fd = openat(d->upper_fd, relative(path), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    rc = fd < 0 ? -errno : rebuild_directory(d, fd, walked, n);
     vial_delta_end(d);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* resolve.c - where a path of the virtual namespace really is. */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@ static int child_with_alias(uint32_t *out, const struct vial_image *image, uint3
 
 /* Splices a symlink's target into work in place of the components up to
  * `end` (the link at [position, end)); the rest of the path follows. */
-static int splice(char *work, size_t position, size_t end, const char *target, size_t target_length)
+static int splice_link(char *work, size_t position, size_t end, const char *target, size_t target_length)
 {
     char joined[8192], spliced[4096];
     size_t directory = position - 1; /* "/a/b" of "/a/b/link" */
@@ -182,7 +183,7 @@ restart:
                         return rc;
                     n = readlink(link, target, sizeof target - 1);
                     if (n >= 0) {
-                        if ((rc = splice(work, position, end, target, (size_t)n)) < 0)
+                        if ((rc = splice_link(work, position, end, target, (size_t)n)) < 0)
                             return rc;
                         goto restart;
                     }
@@ -198,6 +199,17 @@ restart:
                     }
                     if (!(flags & VIAL_DELTA_DIR))
                         return -ENOTDIR;
+                    if (flags & VIAL_DELTA_NOSEARCH) {
+                        /* the user took search permission away: what lies
+                         * below, lower layers included, is out of reach */
+                        char saved = work[end], upper[4096];
+                        work[end] = '\0';
+                        rc = vial_delta_upper_path(delta, upper, sizeof upper, work);
+                        work[end] = saved;
+                        if (rc == 0 && faccessat(AT_FDCWD, upper, X_OK, AT_EACCESS) < 0 &&
+                            errno == EACCES)
+                            return -EACCES;
+                    }
                     if (flags & VIAL_DELTA_OPAQUE) {
                         image_here = 0;
                         out->host_visible = 0;
@@ -219,7 +231,7 @@ restart:
                         return -ELOOP;
                     if ((rc = vial_image_readlink(&target, &target_length, image, found)) < 0)
                         return rc;
-                    if ((rc = splice(work, position, end, target, target_length)) < 0)
+                    if ((rc = splice_link(work, position, end, target, target_length)) < 0)
                         return rc;
                     goto restart;
                 }

@@ -76,6 +76,7 @@ int vial_policy_parse(struct vial_policy *policy, const char *text, const char *
 #define VIAL_DELTA_WHITEOUT 0x8u  /* deleted: lower layers' entry is hidden */
 #define VIAL_DELTA_OPAQUE 0x10u   /* with DIR: lower layers' children are hidden */
 #define VIAL_DELTA_OWNER 0x20u    /* the owner the app set is recorded in an xattr */
+#define VIAL_DELTA_NOSEARCH 0x40u /* with DIR: its mode denies search to someone (checked) */
 #define VIAL_DELTA_PRESENT (VIAL_DELTA_DIR | VIAL_DELTA_FILE | VIAL_DELTA_SYMLINK)
 
 /* On disk: a whiteout is a symlink with this target; an opaque directory
@@ -121,11 +122,17 @@ int vial_delta_copy_directory(struct vial_delta *delta, const char *path, const 
 int vial_delta_whiteout(struct vial_delta *delta, const char *path);
 /* Removes a whiteout at path (returns 1 if there was one) and forgets path. */
 int vial_delta_forget(struct vial_delta *delta, const char *path);
+/* Records every entry below directory path in upper/ (it was renamed or
+ * exchanged there as a whole). */
+int vial_delta_rescan(struct vial_delta *delta, const char *path);
 /* Records flags for a path the caller created or removed in upper/. */
 int vial_delta_record(struct vial_delta *delta, const char *path, uint32_t flags);
 int vial_delta_mark_opaque(struct vial_delta *delta, const char *path);
 int vial_delta_owner(struct vial_delta *delta, const char *path, uid_t *uid, gid_t *gid);
 int vial_delta_set_owner(struct vial_delta *delta, const char *path, uid_t uid, gid_t gid);
+/* Whether directory metadata st denies this process search permission
+ * (its copy is then flagged VIAL_DELTA_NOSEARCH). */
+int vial_delta_denies_search(const struct stat *st);
 /* The lock around a change made by the caller (begin/end pair). */
 int vial_delta_begin(struct vial_delta *delta);
 void vial_delta_end(struct vial_delta *delta);

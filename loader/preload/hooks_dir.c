@@ -22,6 +22,7 @@
 
 struct listing {
     DIR *dir;
+    char *path; /* virtual, for rewinddir to list again */
     struct dirent *entries;
     size_t count, capacity, next;
     struct listing *link;
@@ -29,6 +30,13 @@ struct listing {
 
 static pthread_mutex_t listings_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct listing *listings;
+
+static void free_listing(struct listing *l)
+{
+    free(l->path);
+    free(l->entries);
+    free(l);
+}
 
 static struct listing *find_listing(DIR *dir, int unlink_it)
 {
@@ -137,6 +145,7 @@ static struct listing *build_listing(DIR *dir, const struct vial_vfs_result *r)
         from_image = 0;
     uint64_t hash = vial_delta_hash_path(r->path);
     l->dir = dir;
+    l->path = strdup(r->path);
     int rc = add_dirent(l, ".", 1, from_image ? self.inode : 1, DT_DIR);
     if (rc == 0)
         rc = add_dirent(l, "..", 2, from_image ? self.parent + 1 : 1, DT_DIR);
@@ -154,7 +163,8 @@ static struct listing *build_listing(DIR *dir, const struct vial_vfs_result *r)
                vial_policy_of(vial_session.ns.policy, r->path) != VIAL_ISOLATION_FULL;
     if (rc == 0 && host)
         rc = add_real_entries(l, r->path, hash, 0, r->entry, from_image);
-    if (rc < 0) {
+    if (rc < 0 || !l->path) {
+        free(l->path);
         free(l->entries);
         free(l);
         return NULL;
@@ -297,8 +307,7 @@ int closedir(DIR *dir)
     struct listing *l = listings ? find_listing(dir, 1) : NULL;
     if (l) {
         vial_fd_clear(dirfd(dir));
-        free(l->entries);
-        free(l);
+        free_listing(l);
     }
     return REAL(closedir)(dir);
 }
@@ -306,10 +315,39 @@ int closedir(DIR *dir)
 void rewinddir(DIR *dir)
 {
     struct listing *l = listings ? find_listing(dir, 0) : NULL;
-    if (l)
-        l->next = 0;
-    else
+    if (!l) {
+        /* a host directory may have become one the user changed */
+        const char *path = vial_busy ? NULL : vial_fd_directory(dirfd(dir));
+        struct vial_route_result r;
         REAL(rewinddir)(dir);
+        if (path) {
+            vial_route(&r, AT_FDCWD, path, 1);
+            vial_busy++;
+            if (is_virtual_directory(&r))
+                build_listing(dir, &r.vfs);
+            vial_busy--;
+        }
+        return;
+    }
+    /* as the kernel would, list the directory again: entries made or
+     * removed since opendir show */
+    struct vial_route_result r;
+    vial_route(&r, AT_FDCWD, l->path, 1);
+    vial_busy++;
+    struct listing *fresh = is_virtual_directory(&r) ? build_listing(dir, &r.vfs) : NULL;
+    vial_busy--;
+    if (!fresh) {
+        l->next = 0;
+        return;
+    }
+    pthread_mutex_lock(&listings_lock);
+    struct listing **p = &listings;
+    while (*p && *p != l)
+        p = &(*p)->link;
+    if (*p)
+        *p = l->link;
+    pthread_mutex_unlock(&listings_lock);
+    free_listing(l);
 }
 
 long telldir(DIR *dir)

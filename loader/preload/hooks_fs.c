@@ -6,6 +6,7 @@
  * Every public symbol here is a thin wrapper: the fortify, 64-bit and
  * legacy variants all land in one core function per operation.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -90,8 +91,26 @@ __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int 
         return fail(EIO);
     if ((flags & O_CREAT) && (flags & O_EXCL))
         return fail(EEXIST);
-    if (e.primary_type == VIAL_ENTRY_SYMLINK) /* only reached with O_NOFOLLOW */
-        return (flags & O_PATH) ? fail(EROFS) : fail(ELOOP);
+    if (e.primary_type == VIAL_ENTRY_SYMLINK) { /* only reached with O_NOFOLLOW */
+        if (!(flags & O_PATH))
+            return fail(ELOOP);
+        /* an O_PATH descriptor of the link itself: the view gets a copy */
+        const char *target;
+        size_t length;
+        char text[PATH_MAX], parent[PATH_MAX];
+        if (vial_preload_view_path(real, sizeof real, r.vfs.entry) < 0 ||
+            vial_image_readlink(&target, &length, vial_session.image, r.vfs.entry) < 0 ||
+            length >= sizeof text)
+            return fail(EIO);
+        snprintf(text, sizeof text, "%.*s", (int)length, target);
+        snprintf(parent, sizeof parent, "%s", real);
+        *strrchr(parent, '/') = '\0';
+        vial_busy++;
+        int made = vial_mkdir_p(parent, 0700) == 0 &&
+                   (symlink(text, real) == 0 || errno == EEXIST);
+        vial_busy--;
+        return made ? REAL(openat)(AT_FDCWD, real, flags, mode) : fail(EIO);
+    }
     if (e.primary_type == VIAL_ENTRY_DIRECTORY) {
         if ((flags & O_ACCMODE) != O_RDONLY)
             return fail(EISDIR);
@@ -205,8 +224,16 @@ __attribute__((noinline)) static FILE *fopen_core(const char *path, const char *
             errno = -rc;
             return NULL;
         }
-        if (rc > 0)
-            return real(real_path, mode);
+        if (rc > 0) {
+            /* 'x' was honoured when the file was created just now */
+            char plain[16];
+            size_t n = 0;
+            for (const char *m = mode; *m && n < sizeof plain - 1; m++)
+                if (*m != 'x')
+                    plain[n++] = *m;
+            plain[n] = '\0';
+            return real(real_path, plain);
+        }
     }
     vial_route(&r, AT_FDCWD, path, 1);
     switch (r.route) {
@@ -275,6 +302,37 @@ FILE *fopen64(const char *path, const char *mode)
 
 /* ------------------------------------------------------------------ stat */
 
+/* A directory's link count is 2 plus its subdirectories, as the app sees
+ * them: for the image's, counted in the index; for one the user changed
+ * that merges lower layers, in its merged listing. */
+static void directory_nlink(struct stat *st, const struct vial_vfs_result *v)
+{
+    if (!S_ISDIR(st->st_mode))
+        return;
+    nlink_t n = 2;
+    if (v->kind == VIAL_VFS_IMAGE) {
+        uint32_t first, count;
+        struct vial_entry e;
+        if (vial_image_children(&first, &count, vial_session.image, v->entry) < 0)
+            return;
+        for (uint32_t c = first; c < first + count; c++)
+            n += vial_image_entry(&e, vial_session.image, c) == 0 &&
+                 e.primary_type == VIAL_ENTRY_DIRECTORY;
+    } else if (v->kind == VIAL_VFS_UPPER && (v->image_below || v->host_visible) &&
+               !(v->delta_flags & VIAL_DELTA_OPAQUE) && v->policy != VIAL_ISOLATION_PASSTHROUGH) {
+        DIR *dir = opendir(v->path); /* our hook: the merged listing */
+        struct dirent *d;
+        if (!dir)
+            return;
+        while ((d = readdir(dir)))
+            n += d->d_type == DT_DIR && strcmp(d->d_name, ".") != 0 && strcmp(d->d_name, "..") != 0;
+        closedir(dir);
+    } else {
+        return;
+    }
+    st->st_nlink = n;
+}
+
 __attribute__((noinline)) static int stat_slow(int dirfd, const char *path, struct stat *st,
                                                int flags)
 {
@@ -292,11 +350,14 @@ __attribute__((noinline)) static int stat_slow(int dirfd, const char *path, stru
         if (!to_host(&r, &dirfd, &path))
             return -1;
         int rc = REAL(fstatat)(dirfd, path, st, flags);
-        if (rc == 0 && r.resolved)
+        if (rc == 0 && r.resolved) {
             vial_preload_upper_owner(st, &r.vfs);
+            directory_nlink(st, &r.vfs);
+        }
         return rc;
     }
     vial_preload_stat(st, r.vfs.entry);
+    directory_nlink(st, &r.vfs);
     vial_log(2, "stat %s -> image entry %u", r.vfs.path, r.vfs.entry);
     return 0;
 }
@@ -436,13 +497,18 @@ __attribute__((noinline)) static int statx_slow(int dirfd, const char *path, int
         if (rc == 0 && r.resolved) {
             st.st_uid = sx->stx_uid;
             st.st_gid = sx->stx_gid;
+            st.st_mode = sx->stx_mode;
+            st.st_nlink = sx->stx_nlink;
             vial_preload_upper_owner(&st, &r.vfs);
+            directory_nlink(&st, &r.vfs);
             sx->stx_uid = st.st_uid;
             sx->stx_gid = st.st_gid;
+            sx->stx_nlink = (uint32_t)st.st_nlink;
         }
         return rc;
     }
     vial_preload_stat(&st, r.vfs.entry);
+    directory_nlink(&st, &r.vfs);
     fill_statx(sx, &st);
     return 0;
 }

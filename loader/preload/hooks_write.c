@@ -169,6 +169,33 @@ static int parent_of(char *out, size_t size, const char *path)
     return 0;
 }
 
+/* The extended attributes of the lower entry go with its copy (those the
+ * user may set: user.* unless root). Called with vial_busy held. */
+static void copy_xattrs(const struct vial_vfs_result *v)
+{
+    char upper[PATH_MAX];
+    if (vial_delta_upper_path(vial_session.delta, upper, sizeof upper, v->path) < 0)
+        return;
+    if (v->kind == VIAL_VFS_IMAGE) {
+        for (uint32_t i = 0;; i++) {
+            struct vial_xattr x;
+            char name[256];
+            if (vial_image_xattr(&x, vial_session.image, v->entry, i) < 0)
+                break;
+            snprintf(name, sizeof name, "%.*s", (int)x.name_length, x.name);
+            lsetxattr(upper, name, x.value, x.value_length, 0);
+        }
+        return;
+    }
+    char names[4096], value[4096];
+    ssize_t n = llistxattr(v->path, names, sizeof names);
+    for (ssize_t at = 0; n > 0 && at < n; at += (ssize_t)strlen(names + at) + 1) {
+        ssize_t length = lgetxattr(v->path, names + at, value, sizeof value);
+        if (length >= 0)
+            lsetxattr(upper, names + at, value, (size_t)length, 0);
+    }
+}
+
 /* Copies the lower entry v up into upper/ (contents only if asked). */
 static int copy_up(const struct vial_vfs_result *v, int with_contents)
 {
@@ -217,6 +244,8 @@ static int copy_up(const struct vial_vfs_result *v, int with_contents)
         if (fd >= 0)
             close(fd);
     }
+    if (rc == 0 && !S_ISLNK(st.st_mode))
+        copy_xattrs(v);
     vial_busy--;
     if (rc == 0)
         vial_log(2, "copy-up %s", v->path);
@@ -255,6 +284,17 @@ static void canonical_host(struct target *t, int follow)
     }
 }
 
+/* A path given with a trailing slash keeps it for the real call, so that
+ * the kernel answers as it would natively (ENOTDIR, EISDIR, ENOENT). */
+static void keep_slash(struct target *t)
+{
+    size_t n = strlen(t->real);
+    if (t->r.trailing_slash && n > 1 && t->real[n - 1] != '/' && n + 1 < sizeof t->real) {
+        t->real[n] = '/';
+        t->real[n + 1] = '\0';
+    }
+}
+
 /* Resolves (dirfd, path) for a change. Returns 0, or -errno. */
 static int resolve_target(struct target *t, int dirfd, const char *path, int follow)
 {
@@ -282,6 +322,7 @@ static int existing_target(struct target *t, int dirfd, const char *path, int fo
     struct vial_vfs_result *v = &t->r.vfs;
     if (lands_on_host(v)) {
         snprintf(t->real, sizeof t->real, "%s", v->path);
+        keep_slash(t);
         return 0;
     }
     switch (v->kind) {
@@ -306,7 +347,9 @@ static int existing_target(struct target *t, int dirfd, const char *path, int fo
     if ((rc = copy_up(v, with_contents)) < 0)
         return rc;
     t->virtual = 1;
-    return vial_delta_upper_path(vial_session.delta, t->real, sizeof t->real, v->path);
+    rc = vial_delta_upper_path(vial_session.delta, t->real, sizeof t->real, v->path);
+    keep_slash(t);
+    return rc;
 }
 
 /* Whether the entry the target resolved to exists (a system call for the
@@ -359,6 +402,7 @@ static int new_target(struct target *t, int dirfd, const char *path, int *exists
         return -EROFS;
     if (host_write) {
         snprintf(t->real, sizeof t->real, "%s", v->path);
+        keep_slash(t);
         return 0;
     }
     if (!vial_session.delta)
@@ -370,7 +414,9 @@ static int new_target(struct target *t, int dirfd, const char *path, int *exists
     if ((rc = upper_directory(parent)) < 0)
         return rc;
     t->virtual = 1;
-    return vial_delta_upper_path(vial_session.delta, t->real, sizeof t->real, v->path);
+    rc = vial_delta_upper_path(vial_session.delta, t->real, sizeof t->real, v->path);
+    keep_slash(t);
+    return rc;
 }
 
 /* After the real call created t's entry in upper/: the table learns it. */
@@ -493,9 +539,50 @@ static int remove_virtual(const struct vial_vfs_result *v, int directory)
     return rc;
 }
 
+/* The resolver follows the image's and the delta's symlinks; a host
+ * symlink is the kernel's, which cannot see the delta: one whose target
+ * the app creates must be followed here, once the walk ends on it. */
+static int follow_host_symlinks(struct target *t)
+{
+    for (int hops = 0; t->r.vfs.kind == VIAL_VFS_HOST && lands_on_host(&t->r.vfs) == 0; hops++) {
+        char target[PATH_MAX], joined[2 * PATH_MAX], normalized[PATH_MAX];
+        vial_busy++;
+        ssize_t n = readlink(t->r.vfs.path, target, sizeof target - 1);
+        vial_busy--;
+        if (n < 0)
+            return 0; /* not a symlink (or not there) */
+        if (hops >= 40)
+            return -ELOOP;
+        target[n] = '\0';
+        char parent[PATH_MAX];
+        if (parent_of(parent, sizeof parent, t->r.vfs.path) < 0)
+            return -ENAMETOOLONG;
+        snprintf(joined, sizeof joined, "%s/%s", target[0] == '/' ? "" : parent, target);
+        if (vial_vfs_normalize(normalized, sizeof normalized, joined, NULL) < 0)
+            return -ENAMETOOLONG;
+        int rc = resolve_virtual(&t->r.vfs, normalized, 1);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ open */
 
+static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mode);
+
 int vial_open_for_write(int dirfd, const char *path, int flags, mode_t mode)
+{
+    /* another instance may create the file between our look and our
+     * create: then it exists, and the open is tried again as such */
+    int fd = -1;
+    for (int attempt = 0; attempt < 3; attempt++)
+        if ((fd = open_for_write_once(dirfd, path, flags, mode)) != -1 || errno != EAGAIN)
+            break;
+    return fd;
+}
+
+static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mode)
 {
     struct target *t = malloc(sizeof *t);
     int rc, fd;
@@ -512,8 +599,11 @@ int vial_open_for_write(int dirfd, const char *path, int flags, mode_t mode)
         free(t);
         return fd;
     }
-    int follow = !(flags & O_NOFOLLOW);
+    /* O_CREAT|O_EXCL never follows a final symlink (a dangling one is EEXIST) */
+    int follow = !(flags & O_NOFOLLOW) && !((flags & O_CREAT) && (flags & O_EXCL));
     rc = resolve_target(t, dirfd, path, follow);
+    if (rc == 0 && follow && !t->pass)
+        rc = follow_host_symlinks(t);
     if (rc == 0 && t->pass) {
         free(t);
         return REAL(openat)(dirfd, path, flags, mode);
@@ -524,7 +614,7 @@ int vial_open_for_write(int dirfd, const char *path, int flags, mode_t mode)
     if (rc == 0 && exists) {
         if ((flags & O_CREAT) && (flags & O_EXCL))
             rc = -EEXIST;
-        else if (S_ISDIR(st.st_mode) && writes)
+        else if (S_ISDIR(st.st_mode) && (writes || (flags & O_CREAT)))
             rc = -EISDIR;
         else if (S_ISLNK(st.st_mode) && (flags & O_NOFOLLOW))
             rc = -ELOOP;
@@ -542,6 +632,8 @@ int vial_open_for_write(int dirfd, const char *path, int flags, mode_t mode)
         }
     } else if (rc == 0 && !(flags & O_CREAT)) {
         rc = -ENOENT;
+    } else if (rc == 0 && t->r.trailing_slash) {
+        rc = -EISDIR; /* open("new/", O_CREAT) makes no directory */
     } else if (rc == 0) {
         int was_whiteout, again;
         rc = new_target(t, dirfd, t->r.vfs.path, &again, &was_whiteout);
@@ -550,7 +642,14 @@ int vial_open_for_write(int dirfd, const char *path, int flags, mode_t mode)
         if (rc == 0)
             rc = clear_whiteout(t, was_whiteout);
         if (rc == 0) {
-            fd = REAL(openat)(AT_FDCWD, t->real, flags, mode);
+            /* exclusive in upper/: a file another instance made meanwhile
+             * is opened as an existing one (EAGAIN: try again) */
+            int exclusive = t->virtual && !(flags & O_EXCL);
+            fd = REAL(openat)(AT_FDCWD, t->real, flags | (exclusive ? O_EXCL : 0), mode);
+            if (fd < 0 && exclusive && errno == EEXIST) {
+                free(t);
+                return fail(EAGAIN);
+            }
             if (fd >= 0)
                 created(t, was_whiteout, VIAL_DELTA_FILE);
             vial_log(2, "create %s -> %s = %d", t->r.vfs.path, t->real, fd);
@@ -565,7 +664,7 @@ int vial_open_for_write(int dirfd, const char *path, int flags, mode_t mode)
 int vial_fopen_target(const char *path, int flags, char *real, size_t size)
 {
     /* created or copied up here; fopen then opens the real file itself */
-    int fd = vial_open_for_write(AT_FDCWD, path, flags & ~O_TRUNC & ~O_EXCL, 0666);
+    int fd = vial_open_for_write(AT_FDCWD, path, flags & ~O_TRUNC, 0666);
     if (fd == -2)
         return 0;
     if (fd < 0)
@@ -672,15 +771,16 @@ static int remove_entry(int dirfd, const char *path, int directory)
         free(t);
         return rc;
     }
-    if (rc == 0 && t->r.vfs.kind == VIAL_VFS_ABSENT)
+    if (rc == 0 && t->r.last_dot) /* rmdir("d/.") EINVAL, rmdir("d/..") ENOTEMPTY */
+        rc = !directory ? -EISDIR : t->r.last_dot == 1 ? -EINVAL : -ENOTEMPTY;
+    else if (rc == 0 && t->r.vfs.kind == VIAL_VFS_ABSENT)
         rc = -ENOENT;
     else if (rc == 0 && t->r.vfs.kind == VIAL_VFS_IMAGE && !virtualizes_writes(&t->r.vfs))
         rc = -EROFS;
-    if (rc == 0 && t->r.vfs.kind == VIAL_VFS_HOST) {
-        struct stat st;
-        if (!target_exists(t, &st))
-            rc = -ENOENT;
-    }
+    struct stat st;
+    if (rc == 0 && (rc = virtual_stat(&t->r.vfs, &st, 0)) == 0 && t->r.trailing_slash &&
+        !S_ISDIR(st.st_mode))
+        rc = -ENOTDIR;
     if (rc == 0)
         rc = remove_virtual(&t->r.vfs, directory);
     free(t);
@@ -782,6 +882,17 @@ static int change_entry(int dirfd, const char *path, int follow, enum change wha
     }
     if (rc == 0) {
         rc = apply_change(t->real, follow, what, a) < 0 ? -errno : 0;
+        if (rc == 0 && what == CHANGE_MODE && t->virtual && S_ISDIR(st.st_mode)) {
+            /* the resolver checks search permission below such a directory */
+            vial_busy++;
+            uint32_t flags = vial_delta_lookup(vial_session.delta, vial_delta_hash_path(t->r.vfs.path));
+            struct stat changed = st;
+            changed.st_mode = (st.st_mode & ~(mode_t)07777) | (a->mode & 07777);
+            flags = vial_delta_denies_search(&changed) ? flags | VIAL_DELTA_NOSEARCH
+                                                       : flags & ~VIAL_DELTA_NOSEARCH;
+            vial_delta_record(vial_session.delta, t->r.vfs.path, flags | VIAL_DELTA_DIR);
+            vial_busy--;
+        }
         if (rc == -EPERM && what == CHANGE_OWNER && t->virtual) {
             /* the user may not give the file away: the app sees it done */
             uid_t uid = a->uid == (uid_t)-1 ? st.st_uid : a->uid;
@@ -834,6 +945,8 @@ int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
 int truncate(const char *path, off_t length)
 {
     struct change_args a = {.length = length};
+    if (length < 0 && !vial_busy)
+        return fail(EINVAL); /* checked before the path, as the kernel does */
     CHANGE_HOOK(AT_FDCWD, path, 1, CHANGE_SIZE, &a, REAL(truncate)(path, length));
 }
 int truncate64(const char *path, off_t length) { return truncate(path, length); }
@@ -962,6 +1075,41 @@ int linkat(int fromfd, const char *from, int tofd, const char *to, int flags)
 #define RENAME_EXCHANGE (1 << 1)
 #endif
 
+/* RENAME_EXCHANGE: both ends are copied up (a lower directory cannot be:
+ * EXDEV), swapped in upper/, and the table learns their new kinds. */
+static int exchange(struct target *a, struct target *b, const struct stat *a_st)
+{
+    struct stat b_st;
+    int rc = virtual_stat(&b->r.vfs, &b_st, 0);
+    if (rc < 0)
+        return rc;
+    if (a->pass || b->pass || lands_on_host(&a->r.vfs) || lands_on_host(&b->r.vfs)) {
+        if (!(a->pass || lands_on_host(&a->r.vfs)) || !(b->pass || lands_on_host(&b->r.vfs)))
+            return -EXDEV; /* one end on the host, the other in the delta */
+        return REAL(renameat2)(AT_FDCWD, a->pass ? a->r.real : a->r.vfs.path, AT_FDCWD,
+                               b->pass ? b->r.real : b->r.vfs.path, RENAME_EXCHANGE) < 0 ? -errno : 0;
+    }
+    if ((S_ISDIR(a_st->st_mode) && lower_has(&a->r.vfs)) ||
+        (S_ISDIR(b_st.st_mode) && lower_has(&b->r.vfs)))
+        return -EXDEV;
+    if ((rc = existing_target(a, AT_FDCWD, a->r.vfs.path, 0, 0, 1)) < 0 ||
+        (rc = existing_target(b, AT_FDCWD, b->r.vfs.path, 0, 0, 1)) < 0)
+        return rc;
+    if (REAL(renameat2)(AT_FDCWD, a->real, AT_FDCWD, b->real, RENAME_EXCHANGE) < 0)
+        return -errno;
+    uint32_t a_kind = S_ISDIR(a_st->st_mode) ? VIAL_DELTA_DIR : S_ISLNK(a_st->st_mode) ? VIAL_DELTA_SYMLINK : VIAL_DELTA_FILE;
+    uint32_t b_kind = S_ISDIR(b_st.st_mode) ? VIAL_DELTA_DIR : S_ISLNK(b_st.st_mode) ? VIAL_DELTA_SYMLINK : VIAL_DELTA_FILE;
+    vial_busy++;
+    vial_delta_record(vial_session.delta, a->r.vfs.path, b_kind);
+    vial_delta_record(vial_session.delta, b->r.vfs.path, a_kind);
+    if (a_kind == VIAL_DELTA_DIR)
+        vial_delta_rescan(vial_session.delta, b->r.vfs.path);
+    if (b_kind == VIAL_DELTA_DIR)
+        vial_delta_rescan(vial_session.delta, a->r.vfs.path);
+    vial_busy--;
+    return 0;
+}
+
 static int rename_core(int fromfd, const char *from, int tofd, const char *to, unsigned flags)
 {
     struct target *source = malloc(sizeof *source), *target = malloc(sizeof *target);
@@ -972,6 +1120,8 @@ static int rename_core(int fromfd, const char *from, int tofd, const char *to, u
         rc = resolve_target(source, fromfd, from, 0);
     if (rc == 0 && !source->pass && source->r.vfs.kind == VIAL_VFS_ABSENT)
         rc = -ENOENT;
+    if (rc == 0 && source->r.last_dot)
+        rc = -EBUSY;
     if (rc == 0 && !source->pass && (rc = virtual_stat(&source->r.vfs, &from_st, 0)) == 0 &&
         source->r.vfs.kind == VIAL_VFS_IMAGE && !virtualizes_writes(&source->r.vfs))
         rc = -EROFS;
@@ -979,6 +1129,17 @@ static int rename_core(int fromfd, const char *from, int tofd, const char *to, u
         rc = -errno;
     if (rc == 0)
         rc = new_target(target, tofd, to, &exists, &was_whiteout);
+    if (rc == 0 && target->r.last_dot)
+        rc = -EBUSY;
+    if (rc == 0 && (source->r.trailing_slash || target->r.trailing_slash) &&
+        !S_ISDIR(from_st.st_mode))
+        rc = -ENOTDIR;
+    if (rc == 0 && (flags & RENAME_EXCHANGE)) {
+        rc = exists ? exchange(source, target, &from_st) : -ENOENT;
+        free(source);
+        free(target);
+        return rc < 0 ? fail(-rc) : 0;
+    }
     if (rc == 0 && exists) {
         /* the target's entry: its place and type */
         if (flags & RENAME_NOREPLACE)
@@ -1003,8 +1164,6 @@ static int rename_core(int fromfd, const char *from, int tofd, const char *to, u
             }
         }
     }
-    if (rc == 0 && (flags & RENAME_EXCHANGE))
-        rc = -EXDEV; /* not across layers */
     /* where each end really is */
     int source_host = source->pass || lands_on_host(&source->r.vfs);
     int target_host = target->pass || (rc == 0 && !target->virtual && !exists) ||
@@ -1073,6 +1232,8 @@ static int rename_core(int fromfd, const char *from, int tofd, const char *to, u
                 vial_delta_mark_opaque(vial_session.delta, target->r.vfs.path);
             else
                 vial_delta_record(vial_session.delta, target->r.vfs.path, kind);
+            if (kind == VIAL_DELTA_DIR) /* its entries moved with it */
+                vial_delta_rescan(vial_session.delta, target->r.vfs.path);
         }
         if (!source_host) {
             if (source_lower)

@@ -77,6 +77,8 @@ struct vial_route_result {
     int error;
     int resolved; /* vfs holds the resolver's answer (also for some PASS) */
     const char *real; /* ROUTE_HOST: the real path (the host's, or the user's copy in upper/) */
+    int trailing_slash; /* the path ended with '/': its last component must be a directory */
+    int last_dot;       /* its last component was "." (1) or ".." (2) */
     struct vial_vfs_result vfs;
 };
 

@@ -472,10 +472,30 @@ static void route(struct vial_route_result *out, int dirfd, const char *path, in
     out->error = 0;
     out->resolved = 0;
     out->real = path;
+    out->trailing_slash = 0;
+    out->last_dot = 0;
     if (!path || vial_preload_init() != 1)
         return;
     if (!writing && vial_pass_through(dirfd, path))
         return;
+    {
+        /* what normalizing loses: "x/" and "x/." must be directories */
+        size_t n = strlen(path);
+        const char *last = path + n;
+        while (last > path && last[-1] == '/')
+            last--;
+        out->trailing_slash = last < path + n && last > path;
+        while (last > path && last[-1] != '/')
+            last--;
+        if (strcmp(last, ".") == 0 || strncmp(last, "./", 2) == 0)
+            out->last_dot = 1;
+        else if (strcmp(last, "..") == 0 || strncmp(last, "../", 3) == 0)
+            out->last_dot = 2;
+        if (out->last_dot)
+            out->trailing_slash = 1;
+        if (out->trailing_slash)
+            follow = 1; /* "link/" is the link's target */
+    }
     if (path[0] == '/') {
         base = NULL;
     } else if (dirfd == AT_FDCWD) {
@@ -518,6 +538,29 @@ static void route(struct vial_route_result *out, int dirfd, const char *path, in
         return;
     }
     out->resolved = 1;
+    if (out->trailing_slash && out->vfs.kind != VIAL_VFS_ABSENT) {
+        /* the kernel checks a real path's trailing slash; we check the image's */
+        struct vial_entry e;
+        if (out->vfs.kind == VIAL_VFS_IMAGE) {
+            if (vial_image_entry(&e, vial_session.image, out->vfs.entry) == 0 &&
+                e.primary_type != VIAL_ENTRY_DIRECTORY) {
+                out->route = VIAL_ROUTE_ERROR;
+                out->error = ENOTDIR;
+                return;
+            }
+        } else {
+            /* the real path gets the slash back (a host path's copy goes
+             * in the unused upper buffer; vfs.path stays the virtual path) */
+            if (out->vfs.kind == VIAL_VFS_HOST || out->vfs.policy == VIAL_ISOLATION_PASSTHROUGH)
+                strcpy(out->vfs.upper, out->vfs.path);
+            size_t n = strlen(out->vfs.upper);
+            if (n > 1 && n + 1 < sizeof out->vfs.upper) {
+                out->vfs.upper[n] = '/';
+                out->vfs.upper[n + 1] = '\0';
+            }
+            plain = 0;
+        }
+    }
     switch (out->vfs.kind) {
     case VIAL_VFS_IMAGE:
         out->route = VIAL_ROUTE_IMAGE;
@@ -526,7 +569,9 @@ static void route(struct vial_route_result *out, int dirfd, const char *path, in
         /* a passthrough directory the delta holds virtualized entries of
          * is the host's, but for its listing */
         out->route = VIAL_ROUTE_HOST;
-        out->real = out->vfs.policy == VIAL_ISOLATION_PASSTHROUGH ? out->vfs.path : out->vfs.upper;
+        out->real = out->vfs.policy == VIAL_ISOLATION_PASSTHROUGH && !out->trailing_slash
+                        ? out->vfs.path
+                        : out->vfs.upper;
         return;
     case VIAL_VFS_ABSENT:
         out->route = VIAL_ROUTE_ERROR;
@@ -537,7 +582,7 @@ static void route(struct vial_route_result *out, int dirfd, const char *path, in
     }
     /* a host path: pass the caller's own arguments through unless a base
      * directory or an image symlink changed what the path means */
-    out->real = out->vfs.path;
+    out->real = out->trailing_slash ? out->vfs.upper : out->vfs.path;
     out->route = base || !plain || strcmp(out->vfs.path, normalized) != 0 ? VIAL_ROUTE_HOST
                                                                           : VIAL_ROUTE_PASS;
     if (out->route == VIAL_ROUTE_PASS)

@@ -22,10 +22,11 @@ cp "$VIAL" "$stage/tools/vial"
 for lib in "$(dirname "$VIAL")"/libvial-*.so; do
     [ -f "$lib" ] && cp "$lib" "$stage/tools/"
 done
-for tool in "$TOOLS"/treecmp "$TOOLS"/make-* "$TOOLS"/replay-* "$TOOLS"/probe-*; do
+for tool in "$TOOLS"/treecmp "$TOOLS"/make-* "$TOOLS"/replay-* "$TOOLS"/probe-* "$TOOLS"/posix-suite; do
     [ -x "$tool" ] && cp "$tool" "$stage/tools/"
 done
-cp -r "$SOURCE_DIR/tests/integration" "$SOURCE_DIR/tests/differential" "$stage/tests/"
+cp -r "$SOURCE_DIR/tests/integration" "$SOURCE_DIR/tests/differential" "$SOURCE_DIR/tests/posix" \
+    "$stage/tests/"
 cp "$SOURCE_DIR/README.md" "$stage/"
 # fixtures fetched by the root run (run_apps): copied when the user cannot
 # read them where they are

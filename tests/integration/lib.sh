@@ -7,6 +7,13 @@ set -euo pipefail
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/vial-it-XXXXXX")
 trap 'chmod -R u+rwx "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
+# vial keeps the user's state, cache and sessions under the XDG directories:
+# a test keeps them in its WORK, never in the real home of whoever runs it
+export XDG_CACHE_HOME="$WORK/xdg/cache" XDG_DATA_HOME="$WORK/xdg/data"
+export XDG_CONFIG_HOME="$WORK/xdg/config" XDG_STATE_HOME="$WORK/xdg/state"
+export XDG_RUNTIME_DIR="$WORK/xdg/run"
+mkdir -p "$XDG_CACHE_HOME" "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_STATE_HOME" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
 PASSED=0
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
