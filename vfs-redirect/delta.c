@@ -850,6 +850,44 @@ int vial_delta_rescan(struct vial_delta *d, const char *path)
     return rc;
 }
 
+/* The table's flags for what the tree holds at path now. */
+static uint32_t flags_on_disk(struct vial_delta *d, const char *path)
+{
+    struct stat st;
+    const char *at = relative(path);
+    if (fstatat(d->upper_fd, at, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return 0;
+    uint32_t flags;
+    if (S_ISDIR(st.st_mode)) {
+        char marker[PATH_MAX];
+        snprintf(marker, sizeof marker, "%s/%s", at, VIAL_DELTA_OPAQUE_NAME);
+        flags = VIAL_DELTA_DIR;
+        if (faccessat(d->upper_fd, marker, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+            flags |= VIAL_DELTA_OPAQUE;
+        if (vial_delta_denies_search(&st))
+            flags |= VIAL_DELTA_NOSEARCH;
+    } else if (S_ISLNK(st.st_mode)) {
+        return is_whiteout_at(d->upper_fd, at) ? VIAL_DELTA_WHITEOUT : VIAL_DELTA_SYMLINK;
+    } else {
+        flags = VIAL_DELTA_FILE;
+    }
+    char proc[PATH_MAX + 64];
+    snprintf(proc, sizeof proc, "%s%s", d->upper, path);
+    if (lgetxattr(proc, VIAL_DELTA_OWNER_XATTR, NULL, 0) > 0)
+        flags |= VIAL_DELTA_OWNER;
+    return flags;
+}
+
+int vial_delta_sync(struct vial_delta *d, const char *path)
+{
+    int rc = vial_delta_begin(d);
+    if (rc < 0)
+        return rc;
+    rc = table_set(d, path, flags_on_disk(d, path));
+    vial_delta_end(d);
+    return rc;
+}
+
 int vial_delta_record(struct vial_delta *d, const char *path, uint32_t flags)
 {
     int rc = vial_delta_begin(d);

@@ -125,6 +125,10 @@ int vial_delta_forget(struct vial_delta *delta, const char *path);
 /* Records every entry below directory path in upper/ (it was renamed or
  * exchanged there as a whole). */
 int vial_delta_rescan(struct vial_delta *delta, const char *path);
+/* Sets the table's entry for path from what upper/ holds there now (the
+ * caller created, removed or renamed it): whatever the order in which
+ * instances change one path, the last one leaves the table true. */
+int vial_delta_sync(struct vial_delta *delta, const char *path);
 /* Records flags for a path the caller created or removed in upper/. */
 int vial_delta_record(struct vial_delta *delta, const char *path, uint32_t flags);
 int vial_delta_mark_opaque(struct vial_delta *delta, const char *path);

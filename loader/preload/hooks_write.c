@@ -16,6 +16,7 @@
  * table is updated after it.
  */
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -425,11 +426,10 @@ static void created(const struct target *t, int was_whiteout, uint32_t flags)
     if (!t->virtual)
         return;
     vial_busy++;
-    if (was_whiteout && (flags & VIAL_DELTA_DIR)) {
+    if (was_whiteout && (flags & VIAL_DELTA_DIR))
         vial_delta_mark_opaque(vial_session.delta, t->r.vfs.path);
-    } else {
-        vial_delta_record(vial_session.delta, t->r.vfs.path, flags);
-    }
+    else
+        vial_delta_sync(vial_session.delta, t->r.vfs.path);
     vial_busy--;
 }
 
@@ -530,7 +530,7 @@ static int remove_virtual(const struct vial_vfs_result *v, int directory)
         if (rc == -ENOTEMPTY) /* only whiteouts left inside */
             rc = vial_delta_whiteout(vial_session.delta, v->path);
         else if (rc == 0)
-            rc = vial_delta_record(vial_session.delta, v->path, 0);
+            rc = vial_delta_sync(vial_session.delta, v->path);
     } else {
         rc = vial_delta_whiteout(vial_session.delta, v->path);
     }
@@ -576,9 +576,16 @@ int vial_open_for_write(int dirfd, const char *path, int flags, mode_t mode)
     /* another instance may create the file between our look and our
      * create: then it exists, and the open is tried again as such */
     int fd = -1;
-    for (int attempt = 0; attempt < 3; attempt++)
+    for (int attempt = 0; attempt < 50; attempt++) {
         if ((fd = open_for_write_once(dirfd, path, flags, mode)) != -1 || errno != EAGAIN)
             break;
+        sched_yield(); /* its table entry is on the way */
+    }
+    if (fd < 0) {
+        int error = errno;
+        vial_log(2, "open %s for writing failed: %s", path, strerror(error));
+        errno = error;
+    }
     return fd;
 }
 
@@ -626,6 +633,13 @@ static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mo
             rc = existing_target(t, dirfd, path, follow, W_OK, !(flags & O_TRUNC));
         if (rc == 0) {
             fd = REAL(openat)(AT_FDCWD, t->real, flags, mode);
+            /* with O_CREAT the kernel may have made it anew, had another
+             * instance just deleted it: the table learns what is there */
+            if (fd >= 0 && (flags & O_CREAT) && t->virtual) {
+                vial_busy++;
+                vial_delta_sync(vial_session.delta, t->r.vfs.path);
+                vial_busy--;
+            }
             vial_log(2, "open %s for writing -> %s = %d", t->r.vfs.path, t->real, fd);
             free(t);
             return fd;
@@ -647,6 +661,10 @@ static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mo
             int exclusive = t->virtual && !(flags & O_EXCL);
             fd = REAL(openat)(AT_FDCWD, t->real, flags | (exclusive ? O_EXCL : 0), mode);
             if (fd < 0 && exclusive && errno == EEXIST) {
+                /* there, and the table did not say so yet: make it true */
+                vial_busy++;
+                vial_delta_sync(vial_session.delta, t->r.vfs.path);
+                vial_busy--;
                 free(t);
                 return fail(EAGAIN);
             }
@@ -885,12 +903,7 @@ static int change_entry(int dirfd, const char *path, int follow, enum change wha
         if (rc == 0 && what == CHANGE_MODE && t->virtual && S_ISDIR(st.st_mode)) {
             /* the resolver checks search permission below such a directory */
             vial_busy++;
-            uint32_t flags = vial_delta_lookup(vial_session.delta, vial_delta_hash_path(t->r.vfs.path));
-            struct stat changed = st;
-            changed.st_mode = (st.st_mode & ~(mode_t)07777) | (a->mode & 07777);
-            flags = vial_delta_denies_search(&changed) ? flags | VIAL_DELTA_NOSEARCH
-                                                       : flags & ~VIAL_DELTA_NOSEARCH;
-            vial_delta_record(vial_session.delta, t->r.vfs.path, flags | VIAL_DELTA_DIR);
+            vial_delta_sync(vial_session.delta, t->r.vfs.path);
             vial_busy--;
         }
         if (rc == -EPERM && what == CHANGE_OWNER && t->virtual) {
@@ -1100,8 +1113,8 @@ static int exchange(struct target *a, struct target *b, const struct stat *a_st)
     uint32_t a_kind = S_ISDIR(a_st->st_mode) ? VIAL_DELTA_DIR : S_ISLNK(a_st->st_mode) ? VIAL_DELTA_SYMLINK : VIAL_DELTA_FILE;
     uint32_t b_kind = S_ISDIR(b_st.st_mode) ? VIAL_DELTA_DIR : S_ISLNK(b_st.st_mode) ? VIAL_DELTA_SYMLINK : VIAL_DELTA_FILE;
     vial_busy++;
-    vial_delta_record(vial_session.delta, a->r.vfs.path, b_kind);
-    vial_delta_record(vial_session.delta, b->r.vfs.path, a_kind);
+    vial_delta_sync(vial_session.delta, a->r.vfs.path);
+    vial_delta_sync(vial_session.delta, b->r.vfs.path);
     if (a_kind == VIAL_DELTA_DIR)
         vial_delta_rescan(vial_session.delta, b->r.vfs.path);
     if (b_kind == VIAL_DELTA_DIR)
@@ -1231,7 +1244,7 @@ static int rename_core(int fromfd, const char *from, int tofd, const char *to, u
             if (kind == VIAL_DELTA_DIR && target_lower)
                 vial_delta_mark_opaque(vial_session.delta, target->r.vfs.path);
             else
-                vial_delta_record(vial_session.delta, target->r.vfs.path, kind);
+                vial_delta_sync(vial_session.delta, target->r.vfs.path);
             if (kind == VIAL_DELTA_DIR) /* its entries moved with it */
                 vial_delta_rescan(vial_session.delta, target->r.vfs.path);
         }
@@ -1239,7 +1252,7 @@ static int rename_core(int fromfd, const char *from, int tofd, const char *to, u
             if (source_lower)
                 vial_delta_whiteout(vial_session.delta, source->r.vfs.path);
             else
-                vial_delta_record(vial_session.delta, source->r.vfs.path, 0);
+                vial_delta_sync(vial_session.delta, source->r.vfs.path);
         }
         vial_busy--;
     }

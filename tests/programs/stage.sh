@@ -7,6 +7,9 @@
 #                      lua-embed}   (lua-embed needs liblua5.4.so.0: the test
 #                                   packs it together with the lua5.4 tree,
 #                                   manifest DEST/lua54-embed.ini)
+#   /opt/vialtest/bin/{settings-app,cow-writer}   not run from this image:
+#                                   test_cow_apps.sh copies them into the
+#                                   trees it packs
 #   /opt/vialtest/lib/{plugin.so,liborigin.so}
 #   HOSTLIB/libvialshadow.so.1   the "image" variant, where HOSTLIB is the
 #                                build directory that holds the "host" variant
@@ -21,7 +24,8 @@ build=${2:?usage: stage.sh DEST BUILD_DIR}
 out="$build/tests/programs"
 die() { echo "stage.sh: error: $*" >&2; exit 1; }
 
-for f in dlopen-host origin/bin/origin-app reexec-self shadow-app spawn-child lua-embed plugin.so origin/lib/liborigin.so \
+for f in dlopen-host origin/bin/origin-app reexec-self shadow-app spawn-child lua-embed settings-app cow-writer \
+         plugin.so origin/lib/liborigin.so \
          imagelib/libvialshadow.so.1 hostlib/libvialshadow.so.1; do
     [ -e "$out/$f" ] || die "$out/$f is missing: build the tests first (ninja -C $build)"
 done
@@ -42,7 +46,7 @@ mkdir -p "$dest"
 tmp=$(mktemp -d "$dest/.vialtest-root.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/opt/vialtest/bin" "$tmp/opt/vialtest/lib" "$tmp$hostlib"
-for p in dlopen-host origin/bin/origin-app reexec-self shadow-app spawn-child lua-embed; do
+for p in dlopen-host origin/bin/origin-app reexec-self shadow-app spawn-child lua-embed settings-app cow-writer; do
     cp "$out/$p" "$tmp/opt/vialtest/bin/"
 done
 cp "$out/plugin.so" "$out/origin/lib/liborigin.so" "$tmp/opt/vialtest/lib/"
