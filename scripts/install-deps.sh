@@ -14,6 +14,7 @@ test_packages=(
     libpython3.11-stdlib  # /usr/lib/python3.11, a real tree for the round-trip test
     passwd util-linux  # useradd and setpriv, for the unprivileged test user
     diffutils
+    jq procps          # vial state --json and pgrep in the copy-on-write app tests
 )
 
 packages=("${build_packages[@]}")
