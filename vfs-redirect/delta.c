@@ -408,13 +408,29 @@ static int rebuild(struct vial_delta *d)
 
 /* ------------------------------------------------------------------ lock */
 
+/* This process's id, kept across calls (getpid is a system call) and
+ * renewed in a forked child. */
+static pid_t process_id;
+static void forget_process_id(void) { process_id = 0; }
+
+static void watch_forks(void) { pthread_atfork(NULL, NULL, forget_process_id); }
+
+static pid_t current_process(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, watch_forks);
+    if (process_id == 0)
+        process_id = getpid();
+    return process_id;
+}
+
 static int lock_store(struct vial_delta *d)
 {
-    if (d->lock_fd < 0 || d->lock_pid != getpid()) {
+    if (d->lock_fd < 0 || d->lock_pid != current_process()) {
         if (d->lock_fd >= 0)
             close(d->lock_fd);
         d->lock_fd = openat(d->upper_fd, "../lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-        d->lock_pid = getpid();
+        d->lock_pid = current_process();
         if (d->lock_fd < 0)
             return -errno;
     }
@@ -439,7 +455,7 @@ int vial_delta_begin(struct vial_delta *d)
     }
     if (h->writer_pid != 0) /* a writer died half-way: the tree is the truth */
         rebuild(d);
-    d->header->writer_pid = (int32_t)getpid();
+    d->header->writer_pid = (int32_t)current_process();
     return 0;
 }
 
@@ -671,7 +687,7 @@ int vial_delta_copy_file(struct vial_delta *d, const char *path, int source,
                          const struct stat *meta, int with_contents)
 {
     char name[64], proc[64];
-    snprintf(name, sizeof name, "copy.%d.%u", (int)getpid(),
+    snprintf(name, sizeof name, "copy.%d.%u", (int)current_process(),
              __atomic_add_fetch(&d->copy_counter, 1, __ATOMIC_RELAXED));
     int fd = openat(d->work_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0)
@@ -788,7 +804,7 @@ static int remove_hidden_tree(int parent, const char *name)
 int vial_delta_whiteout(struct vial_delta *d, const char *path)
 {
     char name[64];
-    snprintf(name, sizeof name, "copy.%d.%u", (int)getpid(),
+    snprintf(name, sizeof name, "copy.%d.%u", (int)current_process(),
              __atomic_add_fetch(&d->copy_counter, 1, __ATOMIC_RELAXED));
     if (symlinkat(VIAL_DELTA_WHITEOUT_TARGET, d->work_fd, name) < 0)
         return -errno;
@@ -871,9 +887,12 @@ static uint32_t flags_on_disk(struct vial_delta *d, const char *path)
     } else {
         flags = VIAL_DELTA_FILE;
     }
+    /* only an entry recorded with an owner can carry one (a rename brings
+     * its flags along through the sync of both ends) */
     char proc[PATH_MAX + 64];
     snprintf(proc, sizeof proc, "%s%s", d->upper, path);
-    if (lgetxattr(proc, VIAL_DELTA_OWNER_XATTR, NULL, 0) > 0)
+    if ((vial_delta_lookup(d, vial_delta_hash_path(path)) & VIAL_DELTA_OWNER) &&
+        lgetxattr(proc, VIAL_DELTA_OWNER_XATTR, NULL, 0) > 0)
         flags |= VIAL_DELTA_OWNER;
     return flags;
 }

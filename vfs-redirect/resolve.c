@@ -210,7 +210,7 @@ restart:
                             errno == EACCES)
                             return -EACCES;
                     }
-                    if (flags & VIAL_DELTA_OPAQUE) {
+                    if (flags & (VIAL_DELTA_OPAQUE | VIAL_DELTA_NEW)) {
                         image_here = 0;
                         out->host_visible = 0;
                     } else {

@@ -77,6 +77,8 @@ int vial_policy_parse(struct vial_policy *policy, const char *text, const char *
 #define VIAL_DELTA_OPAQUE 0x10u   /* with DIR: lower layers' children are hidden */
 #define VIAL_DELTA_OWNER 0x20u    /* the owner the app set is recorded in an xattr */
 #define VIAL_DELTA_NOSEARCH 0x40u /* with DIR: its mode denies search to someone (checked) */
+#define VIAL_DELTA_NEW 0x80u      /* with DIR: made by the app where no layer had it: */
+                                  /* nothing below it is looked up in lower layers */
 #define VIAL_DELTA_PRESENT (VIAL_DELTA_DIR | VIAL_DELTA_FILE | VIAL_DELTA_SYMLINK)
 
 /* On disk: a whiteout is a symlink with this target; an opaque directory

@@ -68,7 +68,12 @@ __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int 
         if (fd != -2)
             return fd;
     }
-    vial_route(&r, dirfd, path, !(flags & O_NOFOLLOW));
+    /* a directory is resolved even where the fast path would pass it: its
+     * descriptor must be known for the *at calls made through it */
+    if (flags & O_DIRECTORY)
+        vial_route_write(&r, dirfd, path, !(flags & O_NOFOLLOW));
+    else
+        vial_route(&r, dirfd, path, !(flags & O_NOFOLLOW));
     switch (r.route) {
     case VIAL_ROUTE_PASS:
         fd = REAL(openat)(dirfd, path, flags, mode);
@@ -302,6 +307,33 @@ FILE *fopen64(const char *path, const char *mode)
 
 /* ------------------------------------------------------------------ stat */
 
+/* A directory the user changed keeps the identity (device, inode) of the
+ * one it copies, as overlayfs keeps it: programs that compare a directory
+ * before and after writing into it (tar's "directory renamed") see the
+ * same directory. */
+static void directory_identity(struct stat *st, const struct vial_vfs_result *v)
+{
+    if (!S_ISDIR(st->st_mode) || v->kind != VIAL_VFS_UPPER ||
+        (v->delta_flags & (VIAL_DELTA_OPAQUE | VIAL_DELTA_NEW)) ||
+        v->policy == VIAL_ISOLATION_PASSTHROUGH)
+        return;
+    if (v->image_below) {
+        struct stat image;
+        vial_preload_stat(&image, v->entry);
+        st->st_dev = image.st_dev;
+        st->st_ino = image.st_ino;
+        return;
+    }
+    struct stat host;
+    vial_busy++;
+    int rc = v->host_visible ? lstat(v->path, &host) : -1;
+    vial_busy--;
+    if (rc == 0 && S_ISDIR(host.st_mode)) {
+        st->st_dev = host.st_dev;
+        st->st_ino = host.st_ino;
+    }
+}
+
 /* A directory's link count is 2 plus its subdirectories, as the app sees
  * them: for the image's, counted in the index; for one the user changed
  * that merges lower layers, in its merged listing. */
@@ -353,6 +385,7 @@ __attribute__((noinline)) static int stat_slow(int dirfd, const char *path, stru
         if (rc == 0 && r.resolved) {
             vial_preload_upper_owner(st, &r.vfs);
             directory_nlink(st, &r.vfs);
+            directory_identity(st, &r.vfs);
         }
         return rc;
     }
@@ -499,8 +532,14 @@ __attribute__((noinline)) static int statx_slow(int dirfd, const char *path, int
             st.st_gid = sx->stx_gid;
             st.st_mode = sx->stx_mode;
             st.st_nlink = sx->stx_nlink;
+            st.st_ino = sx->stx_ino;
+            st.st_dev = makedev(sx->stx_dev_major, sx->stx_dev_minor);
             vial_preload_upper_owner(&st, &r.vfs);
             directory_nlink(&st, &r.vfs);
+            directory_identity(&st, &r.vfs);
+            sx->stx_ino = st.st_ino;
+            sx->stx_dev_major = major(st.st_dev);
+            sx->stx_dev_minor = minor(st.st_dev);
             sx->stx_uid = st.st_uid;
             sx->stx_gid = st.st_gid;
             sx->stx_nlink = (uint32_t)st.st_nlink;

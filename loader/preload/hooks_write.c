@@ -263,6 +263,11 @@ static void canonical_host(struct target *t, int follow)
     const char *name = strrchr(t->r.vfs.path, '/');
     if (t->r.vfs.kind != VIAL_VFS_HOST || !name)
         return;
+    /* once the parent is the user's copy, the host's links above it were
+     * resolved when it was made */
+    if (!follow && vial_session.delta && parent_of(parent, sizeof parent, t->r.vfs.path) == 0 &&
+        (vial_delta_lookup(vial_session.delta, vial_delta_hash_path(parent)) & VIAL_DELTA_DIR))
+        return;
     vial_busy++;
     char *ok;
     if (follow) {
@@ -363,6 +368,8 @@ static int target_exists(const struct target *t, struct stat *st)
 /* A name is created: *exists tells the caller that it is there already
  * (then nothing was prepared). *was_whiteout: the user deleted a lower
  * entry of this name, which the new entry must keep hidden. */
+static int new_target_resolved(struct target *t, int *exists, int *was_whiteout);
+
 static int new_target(struct target *t, int dirfd, const char *path, int *exists,
                       int *was_whiteout)
 {
@@ -372,11 +379,20 @@ static int new_target(struct target *t, int dirfd, const char *path, int *exists
     int rc = resolve_target(t, dirfd, path, 0);
     if (rc < 0 || t->pass)
         return rc;
-    struct vial_vfs_result *v = &t->r.vfs;
-    if (v->kind != VIAL_VFS_ABSENT && target_exists(t, &st)) {
+    if (t->r.vfs.kind != VIAL_VFS_ABSENT && target_exists(t, &st)) {
         *exists = 1;
         return 0;
     }
+    return new_target_resolved(t, exists, was_whiteout);
+}
+
+/* new_target for a t already resolved to a name that does not exist. */
+static int new_target_resolved(struct target *t, int *exists, int *was_whiteout)
+{
+    struct stat st;
+    int rc;
+    *exists = 0;
+    struct vial_vfs_result *v = &t->r.vfs;
     *was_whiteout = v->kind == VIAL_VFS_ABSENT &&
                     (vial_delta_lookup(vial_session.delta, vial_delta_hash_path(v->path)) &
                      VIAL_DELTA_WHITEOUT);
@@ -387,13 +403,16 @@ static int new_target(struct target *t, int dirfd, const char *path, int *exists
     if (!p)
         return -ENOMEM;
     rc = resolve_virtual(p, parent, 1);
-    if (rc == 0 && (rc = virtual_stat(p, &st, 1)) == 0 && !S_ISDIR(st.st_mode))
+    int in_upper = rc == 0 && p->kind == VIAL_VFS_UPPER && p->policy != VIAL_ISOLATION_PASSTHROUGH;
+    /* a parent in upper/ is a directory the kernel checks; others are
+     * checked against what the app sees */
+    if (rc == 0 && !(in_upper && (p->delta_flags & VIAL_DELTA_DIR)) &&
+        (rc = virtual_stat(p, &st, 1)) == 0 && !S_ISDIR(st.st_mode))
         rc = -ENOTDIR;
     if (rc < 0) {
         free(p);
         return rc;
     }
-    int in_upper = p->kind == VIAL_VFS_UPPER && p->policy != VIAL_ISOLATION_PASSTHROUGH;
     int host_parent = p->kind == VIAL_VFS_HOST ||
                       (p->kind == VIAL_VFS_UPPER && p->policy == VIAL_ISOLATION_PASSTHROUGH);
     int host_write = (host_parent && v->policy == VIAL_ISOLATION_MERGED) || !virtualizes_writes(v);
@@ -428,8 +447,11 @@ static void created(const struct target *t, int was_whiteout, uint32_t flags)
     vial_busy++;
     if (was_whiteout && (flags & VIAL_DELTA_DIR))
         vial_delta_mark_opaque(vial_session.delta, t->r.vfs.path);
-    else
+    else if (was_whiteout || (t->r.vfs.kind != VIAL_VFS_ABSENT && t->r.vfs.kind != VIAL_VFS_HOST))
         vial_delta_sync(vial_session.delta, t->r.vfs.path);
+    else /* no layer had it: a directory the app made hides nothing below */
+        vial_delta_record(vial_session.delta, t->r.vfs.path,
+                          flags == VIAL_DELTA_DIR ? VIAL_DELTA_DIR | VIAL_DELTA_NEW : flags);
     vial_busy--;
 }
 
@@ -649,8 +671,8 @@ static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mo
     } else if (rc == 0 && t->r.trailing_slash) {
         rc = -EISDIR; /* open("new/", O_CREAT) makes no directory */
     } else if (rc == 0) {
-        int was_whiteout, again;
-        rc = new_target(t, dirfd, t->r.vfs.path, &again, &was_whiteout);
+        int was_whiteout = 0, again;
+        rc = new_target_resolved(t, &again, &was_whiteout);
         if (rc == 0 && again)
             rc = -EAGAIN; /* appeared meanwhile: let the kernel decide below */
         if (rc == 0)
