@@ -38,6 +38,8 @@ if [ -n "$fixtures" ] && [ -d "$fixtures" ] &&
 fi
 chown -R "$user:" "$stage"
 home=$(getent passwd "$user" | cut -d: -f6)
+# the user may not enter ctest's working directory (a build under /root)
+cd "$stage"
 setpriv --reuid="$user" --regid="$user" --init-groups \
     env HOME="$home" USER="$user" TMPDIR=/tmp VIAL="$stage/tools/vial" TOOLS="$stage/tools" \
     SOURCE_DIR="$stage" FIXTURES="$fixtures" bash "$stage/tests/integration/$(basename "$1")"
