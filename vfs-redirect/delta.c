@@ -45,7 +45,7 @@ struct delta_header {
     int32_t writer_pid;  /* set while a writer changes tree and table */
     uint32_t replaced;   /* a bigger table replaced this file: reopen */
     uint32_t root_count; /* names in roots, or DELTA_ROOTS_UNKNOWN */
-    uint32_t reserved;
+    uint32_t rebuilding; /* set while a writer grows or rebuilds the slots */
     char roots[DELTA_MAX_ROOTS][32];
 };
 _Static_assert(sizeof(struct delta_header) <= DELTA_HEADER_SIZE, "delta header fits its page");
@@ -230,6 +230,26 @@ static void note_root(struct delta_header *h, const char *path)
 
 static int grow_table(struct vial_delta *d);
 
+/* The slot of key, claimed if it was not in the table. Writers that do
+ * not hold the lock claim slots too, hence the compare-and-swap. */
+static struct delta_slot *claim(struct delta_header *h, struct delta_slot *slots, uint64_t key)
+{
+    for (;;) {
+        struct delta_slot *s = probe(slots, h->slot_bits, key);
+        if (!s || s->hash == key)
+            return s;
+        uint64_t empty = 0;
+        if (__atomic_compare_exchange_n(&s->hash, &empty, key, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST)) {
+            __atomic_add_fetch(&h->count, 1, __ATOMIC_RELAXED);
+            return s;
+        }
+        if (empty == key)
+            return s;
+        /* another key took it: probe on */
+    }
+}
+
 /* Sets the flags of path (the lock is held). */
 static int table_set(struct vial_delta *d, const char *path, uint32_t flags)
 {
@@ -240,15 +260,10 @@ static int table_set(struct vial_delta *d, const char *path, uint32_t flags)
             return rc;
         h = d->header;
     }
-    uint64_t key = slot_key(vial_delta_hash_path(path));
-    struct delta_slot *s = probe(d->slots, h->slot_bits, key);
+    struct delta_slot *s = claim(h, d->slots, slot_key(vial_delta_hash_path(path)));
     if (!s)
         return -ENOSPC;
     __atomic_store_n(&s->flags, flags, __ATOMIC_RELEASE);
-    if (s->hash == 0) {
-        __atomic_store_n(&s->hash, key, __ATOMIC_RELEASE);
-        h->count++;
-    }
     if (flags)
         note_root(h, path);
     return 0;
@@ -259,6 +274,9 @@ static int grow_table(struct vial_delta *d)
 {
     struct delta_header *old = d->header;
     uint32_t bits = old->slot_bits + 1;
+    /* writers without the lock see this and record again under it (or this
+     * copy sees what they recorded) */
+    __atomic_store_n(&old->rebuilding, 1, __ATOMIC_SEQ_CST);
     if (bits > 28)
         return -ENOSPC;
     int fd = openat(d->upper_fd, "../index.new", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -285,6 +303,7 @@ static int grow_table(struct vial_delta *d)
         }
     memcpy(h->roots, old->roots, sizeof h->roots);
     h->root_count = old->root_count;
+    h->rebuilding = 0;
     h->generation = old->generation + 1;
     h->writer_pid = old->writer_pid;
     munmap(map, table_size(bits));
@@ -294,6 +313,7 @@ static int grow_table(struct vial_delta *d)
         return rc;
     }
     __atomic_store_n(&old->replaced, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&old->rebuilding, 0, __ATOMIC_SEQ_CST);
     int previous = d->index_fd;
     d->index_fd = fd;
     if ((rc = map_table(d)) < 0)
@@ -395,6 +415,7 @@ static int rebuild(struct vial_delta *d)
 {
     struct delta_header *h = d->header;
     uint64_t generation = h->generation;
+    __atomic_store_n(&h->rebuilding, 1, __ATOMIC_SEQ_CST);
     memset(d->slots, 0, sizeof(struct delta_slot) << h->slot_bits);
     h->count = 0;
     h->root_count = 0;
@@ -403,6 +424,7 @@ static int rebuild(struct vial_delta *d)
     int fd = openat(d->upper_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     int rc = fd < 0 ? -errno : rebuild_directory(d, fd, path, 0);
     d->header->generation = generation + 1;
+    __atomic_store_n(&d->header->rebuilding, 0, __ATOMIC_SEQ_CST);
     return rc;
 }
 
@@ -905,6 +927,26 @@ int vial_delta_sync(struct vial_delta *d, const char *path)
     rc = table_set(d, path, flags_on_disk(d, path));
     vial_delta_end(d);
     return rc;
+}
+
+int vial_delta_record_new(struct vial_delta *d, const char *path, uint32_t flags)
+{
+    struct delta_header *h = current_header(d);
+    struct delta_slot *slots = (struct delta_slot *)((char *)h + DELTA_HEADER_SIZE);
+    /* top-level names change the header's list: under the lock */
+    if (!strchr(path + 1, '/') || __atomic_load_n(&h->rebuilding, __ATOMIC_SEQ_CST) ||
+        (__atomic_load_n(&h->count, __ATOMIC_RELAXED) + 1) * 10 > ((uint64_t)7 << h->slot_bits))
+        return vial_delta_record(d, path, flags);
+    struct delta_slot *s = claim(h, slots, slot_key(vial_delta_hash_path(path)));
+    if (!s)
+        return vial_delta_record(d, path, flags);
+    __atomic_store_n(&s->flags, flags, __ATOMIC_SEQ_CST);
+    /* a grower or rebuilder that started meanwhile may not have seen it */
+    if (__atomic_load_n(&h->rebuilding, __ATOMIC_SEQ_CST) ||
+        __atomic_load_n(&h->replaced, __ATOMIC_SEQ_CST))
+        return vial_delta_record(d, path, flags);
+    __atomic_add_fetch(&h->generation, 1, __ATOMIC_RELEASE);
+    return 0;
 }
 
 int vial_delta_record(struct vial_delta *d, const char *path, uint32_t flags)

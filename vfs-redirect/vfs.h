@@ -131,6 +131,9 @@ int vial_delta_rescan(struct vial_delta *delta, const char *path);
  * caller created, removed or renamed it): whatever the order in which
  * instances change one path, the last one leaves the table true. */
 int vial_delta_sync(struct vial_delta *delta, const char *path);
+/* Records a path the caller just created in upper/ where no layer had it
+ * (nothing to hide, no race to lose): without the lock in the common case. */
+int vial_delta_record_new(struct vial_delta *delta, const char *path, uint32_t flags);
 /* Records flags for a path the caller created or removed in upper/. */
 int vial_delta_record(struct vial_delta *delta, const char *path, uint32_t flags);
 int vial_delta_mark_opaque(struct vial_delta *delta, const char *path);

@@ -305,10 +305,11 @@ struct dirent64 *readdir64(DIR *dir)
 int closedir(DIR *dir)
 {
     struct listing *l = listings ? find_listing(dir, 1) : NULL;
-    if (l) {
-        vial_fd_clear(dirfd(dir));
+    /* closedir closes the descriptor past our close(): forget it here, or
+     * the next file given its number would pass for this directory */
+    vial_fd_clear(dirfd(dir));
+    if (l)
         free_listing(l);
-    }
     return REAL(closedir)(dir);
 }
 

@@ -371,10 +371,15 @@ __attribute__((noinline)) static int stat_slow(int dirfd, const char *path, stru
     struct vial_route_result r;
     if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
         uint32_t entry;
+        const char *directory;
         if (vial_fd_file(dirfd, &entry)) {
             vial_preload_stat(st, entry);
             return 0;
         }
+        /* a virtual directory's descriptor shows what its path shows
+         * (fts compares the two) */
+        if ((directory = vial_fd_directory(dirfd)))
+            return stat_slow(AT_FDCWD, directory, st, 0);
         return REAL(fstatat)(dirfd, path, st, flags);
     }
     vial_route(&r, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
@@ -433,10 +438,13 @@ int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
 int fstat(int fd, struct stat *st)
 {
     uint32_t entry;
+    const char *directory;
     if (!vial_busy && vial_fd_file(fd, &entry)) {
         vial_preload_stat(st, entry);
         return 0;
     }
+    if (!vial_busy && (directory = vial_fd_directory(fd)))
+        return stat_slow(AT_FDCWD, directory, st, 0);
     return REAL(fstat)(fd, st);
 }
 int fstat64(int fd, struct stat64 *st) { return fstat(fd, (struct stat *)st); }
@@ -522,6 +530,8 @@ __attribute__((noinline)) static int statx_slow(int dirfd, const char *path, int
         fill_statx(sx, &st);
         return 0;
     }
+    if (path && path[0] == '\0' && (flags & AT_EMPTY_PATH) && vial_fd_directory(dirfd))
+        return statx_slow(AT_FDCWD, vial_fd_directory(dirfd), flags & ~AT_EMPTY_PATH, mask, sx);
     vial_route(&r, dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW));
     if (r.route != VIAL_ROUTE_IMAGE) {
         if (!to_host(&r, &dirfd, &path))
@@ -784,6 +794,14 @@ int close(int fd)
     vial_fd_clear(fd);
     return REAL(close)(fd);
 }
+/* fclose closes its descriptor past our close() */
+int fclose(FILE *stream)
+{
+    if (stream)
+        vial_fd_clear(fileno(stream));
+    return REAL(fclose)(stream);
+}
+
 int dup(int fd)
 {
     int copy = REAL(dup)(fd);

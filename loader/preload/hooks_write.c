@@ -450,8 +450,8 @@ static void created(const struct target *t, int was_whiteout, uint32_t flags)
     else if (was_whiteout || (t->r.vfs.kind != VIAL_VFS_ABSENT && t->r.vfs.kind != VIAL_VFS_HOST))
         vial_delta_sync(vial_session.delta, t->r.vfs.path);
     else /* no layer had it: a directory the app made hides nothing below */
-        vial_delta_record(vial_session.delta, t->r.vfs.path,
-                          flags == VIAL_DELTA_DIR ? VIAL_DELTA_DIR | VIAL_DELTA_NEW : flags);
+        vial_delta_record_new(vial_session.delta, t->r.vfs.path,
+                              flags == VIAL_DELTA_DIR ? VIAL_DELTA_DIR | VIAL_DELTA_NEW : flags);
     vial_busy--;
 }
 
