@@ -600,6 +600,13 @@ void vial_delta_close(struct vial_delta *d)
 }
 
 const char *vial_delta_directory(const struct vial_delta *d) { return d->directory; }
+int vial_delta_upper_fd(const struct vial_delta *d) { return d->upper_fd; }
+
+int vial_delta_owns_fd(const struct vial_delta *d, int fd)
+{
+    return fd >= 0 && (fd == d->upper_fd || fd == d->work_fd || fd == d->index_fd ||
+                       (fd == d->lock_fd && d->lock_pid == current_process()));
+}
 const char *vial_delta_upper(const struct vial_delta *d) { return d->upper; }
 
 int vial_delta_upper_path(const struct vial_delta *d, char *out, size_t size, const char *path)

@@ -30,6 +30,7 @@ int vial_policy_set(struct vial_policy *policy, const char *prefix, enum vial_is
         expanded[--length] = '\0';
     if (expanded[0] != '/')
         return -EINVAL;
+    policy->has_full |= kind == VIAL_ISOLATION_FULL;
     for (int i = 0; i < policy->count; i++) {
         struct vial_policy_rule *rule = &policy->rules[i];
         if (rule->dot_pattern == dot_pattern && strcmp(rule->path, expanded) == 0) {
@@ -153,6 +154,7 @@ int vial_policy_parse(struct vial_policy *policy, const char *text, const char *
         if (policy->count >= (int)(sizeof policy->rules / sizeof policy->rules[0]))
             return -ENOSPC;
         struct vial_policy_rule *r = &policy->rules[policy->count++];
+        policy->has_full |= kind == VIAL_ISOLATION_FULL;
         snprintf(r->path, sizeof r->path, "%s", path);
         r->length = strcmp(path, "/") == 0 ? 0 : strlen(path);
         r->dot_pattern = dot;

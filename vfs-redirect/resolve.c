@@ -252,7 +252,8 @@ restart:
             if (out->host_visible) {
                 char saved = work[end];
                 work[end] = '\0';
-                int full = ns->policy && vial_policy_of(ns->policy, work) == VIAL_ISOLATION_FULL;
+                int full = ns->policy && ns->policy->has_full &&
+                           vial_policy_of(ns->policy, work) == VIAL_ISOLATION_FULL;
                 work[end] = saved;
                 out->host_visible = !full;
             }

@@ -50,6 +50,7 @@ struct vial_policy {
     char home[PATH_MAX];
     struct vial_policy_rule rules[64];
     int count;
+    int has_full; /* a rule is `full`: the resolver asks before falling to the host */
 };
 
 /* DESIGN.md's defaults: / writecopy; /tmp, /var/tmp, /dev, /proc, /sys, /run
@@ -97,6 +98,11 @@ int vial_delta_open(struct vial_delta **out, const char *directory, int create);
 void vial_delta_close(struct vial_delta *delta);
 const char *vial_delta_directory(const struct vial_delta *delta);
 const char *vial_delta_upper(const struct vial_delta *delta);
+/* A descriptor of upper/ (changes are made relative to it: shorter walks). */
+int vial_delta_upper_fd(const struct vial_delta *delta);
+/* Whether fd is one of the store's own descriptors (an app that closes
+ * every descriptor must not take them). */
+int vial_delta_owns_fd(const struct vial_delta *delta, int fd);
 
 /* Path hashes: FNV-1a over "/a/b", extendable one component at a time. */
 uint64_t vial_delta_hash_root(void);

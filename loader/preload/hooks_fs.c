@@ -789,8 +789,17 @@ int fchdir(int fd)
 
 /* ------------------------------------------------------------ descriptors */
 
+/* The delta's own descriptors survive an app closing every descriptor
+ * (daemons and shells do, before exec): the close is reported done. */
+static int owned(int fd)
+{
+    return vial_session.delta && vial_delta_owns_fd(vial_session.delta, fd);
+}
+
 int close(int fd)
 {
+    if (!vial_busy && owned(fd))
+        return 0;
     vial_fd_clear(fd);
     return REAL(close)(fd);
 }
@@ -825,6 +834,14 @@ int dup3(int fd, int to, int flags)
 }
 int close_range(unsigned first, unsigned last, int flags)
 {
+    /* around the delta's own descriptors (few, and numbered low) */
+    for (unsigned fd = first; !vial_busy && fd <= last && fd < VIAL_FD_TABLE_SIZE; fd++)
+        if (owned((int)fd)) {
+            int rc = fd > first ? close_range(first, fd - 1, flags) : 0;
+            if (rc == 0 && fd < last)
+                rc = close_range(fd + 1, last, flags);
+            return rc;
+        }
     int rc = REAL(close_range)(first, last, flags);
     if (rc == 0 && !(flags & CLOSE_RANGE_CLOEXEC))
         for (unsigned fd = first; fd <= last && fd < VIAL_FD_TABLE_SIZE; fd++)

@@ -301,6 +301,22 @@ static void keep_slash(struct target *t)
     }
 }
 
+/* The real call's (dirfd, path): a change in upper/ is made relative to
+ * the store's descriptor of it, which spares the kernel walking the store's
+ * own path for every call. */
+static int real_at(const struct target *t, const char **path)
+{
+    if (!t->virtual) {
+        *path = t->real;
+        return AT_FDCWD;
+    }
+    const char *relative = t->real + strlen(vial_delta_upper(vial_session.delta));
+    while (*relative == '/')
+        relative++;
+    *path = *relative ? relative : ".";
+    return vial_delta_upper_fd(vial_session.delta);
+}
+
 /* Resolves (dirfd, path) for a change. Returns 0, or -errno. */
 static int resolve_target(struct target *t, int dirfd, const char *path, int follow)
 {
@@ -623,8 +639,9 @@ static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mo
             free(t);
             return fail(-rc);
         }
-        fd = t->pass ? REAL(openat)(dirfd, path, flags, mode)
-                     : REAL(openat)(AT_FDCWD, t->real, flags, mode);
+        const char *at_path;
+        int at = real_at(t, &at_path);
+        fd = t->pass ? REAL(openat)(dirfd, path, flags, mode) : REAL(openat)(at, at_path, flags, mode);
         free(t);
         return fd;
     }
@@ -654,7 +671,9 @@ static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mo
         if (rc == 0)
             rc = existing_target(t, dirfd, path, follow, W_OK, !(flags & O_TRUNC));
         if (rc == 0) {
-            fd = REAL(openat)(AT_FDCWD, t->real, flags, mode);
+            const char *at_path;
+            int at = real_at(t, &at_path);
+            fd = REAL(openat)(at, at_path, flags, mode);
             /* with O_CREAT the kernel may have made it anew, had another
              * instance just deleted it: the table learns what is there */
             if (fd >= 0 && (flags & O_CREAT) && t->virtual) {
@@ -681,7 +700,9 @@ static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mo
             /* exclusive in upper/: a file another instance made meanwhile
              * is opened as an existing one (EAGAIN: try again) */
             int exclusive = t->virtual && !(flags & O_EXCL);
-            fd = REAL(openat)(AT_FDCWD, t->real, flags | (exclusive ? O_EXCL : 0), mode);
+            const char *at_path;
+            int at = real_at(t, &at_path);
+            fd = REAL(openat)(at, at_path, flags | (exclusive ? O_EXCL : 0), mode);
             if (fd < 0 && exclusive && errno == EEXIST) {
                 /* there, and the table did not say so yet: make it true */
                 vial_busy++;
@@ -750,9 +771,11 @@ static int create_entry(int dirfd, const char *path, uint32_t kind, const char *
     if (rc == 0)
         rc = clear_whiteout(t, was_whiteout);
     if (rc == 0) {
-        rc = kind == VIAL_DELTA_DIR       ? REAL(mkdirat)(AT_FDCWD, t->real, mode)
-             : kind == VIAL_DELTA_SYMLINK ? REAL(symlinkat)(link_target, AT_FDCWD, t->real)
-                                          : REAL(mknodat)(AT_FDCWD, t->real, mode, device);
+        const char *at_path;
+        int at = real_at(t, &at_path);
+        rc = kind == VIAL_DELTA_DIR       ? REAL(mkdirat)(at, at_path, mode)
+             : kind == VIAL_DELTA_SYMLINK ? REAL(symlinkat)(link_target, at, at_path)
+                                          : REAL(mknodat)(at, at_path, mode, device);
         rc = rc < 0 ? -errno : 0;
         if (rc == 0)
             created(t, was_whiteout, kind);
@@ -858,17 +881,20 @@ struct change_args {
     int flags;
 };
 
-static int apply_change(const char *real, int follow, enum change what, const struct change_args *a)
+static int apply_change(const struct target *t, int follow, enum change what,
+                        const struct change_args *a)
 {
+    const char *real = t->real, *at_path;
+    int at = real_at(t, &at_path);
     switch (what) {
     case CHANGE_MODE:
-        return REAL(fchmodat)(AT_FDCWD, real, a->mode, follow ? 0 : AT_SYMLINK_NOFOLLOW);
+        return REAL(fchmodat)(at, at_path, a->mode, follow ? 0 : AT_SYMLINK_NOFOLLOW);
     case CHANGE_OWNER:
-        return REAL(fchownat)(AT_FDCWD, real, a->uid, a->gid, follow ? 0 : AT_SYMLINK_NOFOLLOW);
+        return REAL(fchownat)(at, at_path, a->uid, a->gid, follow ? 0 : AT_SYMLINK_NOFOLLOW);
     case CHANGE_SIZE:
         return REAL(truncate)(real, a->length);
     case CHANGE_TIMES:
-        return REAL(utimensat)(AT_FDCWD, real, a->times, follow ? 0 : AT_SYMLINK_NOFOLLOW);
+        return REAL(utimensat)(at, at_path, a->times, follow ? 0 : AT_SYMLINK_NOFOLLOW);
     case CHANGE_XATTR:
         return follow ? REAL(setxattr)(real, a->name, a->value, a->size, a->flags)
                       : REAL(lsetxattr)(real, a->name, a->value, a->size, a->flags);
@@ -921,7 +947,7 @@ static int change_entry(int dirfd, const char *path, int follow, enum change wha
         return -2;
     }
     if (rc == 0) {
-        rc = apply_change(t->real, follow, what, a) < 0 ? -errno : 0;
+        rc = apply_change(t, follow, what, a) < 0 ? -errno : 0;
         if (rc == 0 && what == CHANGE_MODE && t->virtual && S_ISDIR(st.st_mode)) {
             /* the resolver checks search permission below such a directory */
             vial_busy++;

@@ -293,3 +293,44 @@ Test(resolve, delta_over_image_over_host)
     free(dir);
     free(root);
 }
+
+/* Writers of separate processes record new entries at once, without the
+ * lock, while the table grows several times: none is lost. */
+Test(delta, concurrent_lock_free_records_survive_growth)
+{
+    char *dir;
+    struct vial_delta *d = open_store(&dir);
+    vial_delta_record(d, "/data", VIAL_DELTA_DIR);
+    pid_t children[3];
+    for (int c = 0; c < 3; c++) {
+        children[c] = fork();
+        if (children[c] == 0) {
+            struct vial_delta *mine;
+            if (vial_delta_open(&mine, dir, 0) < 0)
+                _exit(2);
+            char path[64];
+            for (int i = 0; i < 8000; i++) {
+                snprintf(path, sizeof path, "/data/c%d-%05d", c, i);
+                if (vial_delta_record_new(mine, path, VIAL_DELTA_FILE) < 0)
+                    _exit(3);
+            }
+            vial_delta_close(mine);
+            _exit(0);
+        }
+    }
+    for (int c = 0; c < 3; c++) {
+        int status;
+        waitpid(children[c], &status, 0);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer %d failed", c);
+    }
+    char path[64];
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 8000; i++) {
+            snprintf(path, sizeof path, "/data/c%d-%05d", c, i);
+            cr_assert_eq(vial_delta_lookup(d, vial_delta_hash_path(path)), VIAL_DELTA_FILE, "%s lost",
+                         path);
+        }
+    vial_delta_close(d);
+    testlib_rm_rf(dir);
+    free(dir);
+}
