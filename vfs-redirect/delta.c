@@ -47,6 +47,7 @@ struct delta_header {
     uint32_t root_count; /* names in roots, or DELTA_ROOTS_UNKNOWN */
     uint32_t rebuilding; /* set while a writer grows or rebuilds the slots */
     char roots[DELTA_MAX_ROOTS][32];
+    uint64_t moves; /* bumped when a directory of upper/ is renamed or removed */
 };
 _Static_assert(sizeof(struct delta_header) <= DELTA_HEADER_SIZE, "delta header fits its page");
 
@@ -303,6 +304,7 @@ static int grow_table(struct vial_delta *d)
         }
     memcpy(h->roots, old->roots, sizeof h->roots);
     h->root_count = old->root_count;
+    h->moves = old->moves;
     h->rebuilding = 0;
     h->generation = old->generation + 1;
     h->writer_pid = old->writer_pid;
@@ -601,6 +603,16 @@ void vial_delta_close(struct vial_delta *d)
 
 const char *vial_delta_directory(const struct vial_delta *d) { return d->directory; }
 int vial_delta_upper_fd(const struct vial_delta *d) { return d->upper_fd; }
+
+uint64_t vial_delta_moves(struct vial_delta *d)
+{
+    return __atomic_load_n(&current_header(d)->moves, __ATOMIC_ACQUIRE);
+}
+
+void vial_delta_moved(struct vial_delta *d)
+{
+    __atomic_add_fetch(&current_header(d)->moves, 1, __ATOMIC_SEQ_CST);
+}
 
 int vial_delta_owns_fd(const struct vial_delta *d, int fd)
 {

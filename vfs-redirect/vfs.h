@@ -100,6 +100,11 @@ const char *vial_delta_directory(const struct vial_delta *delta);
 const char *vial_delta_upper(const struct vial_delta *delta);
 /* A descriptor of upper/ (changes are made relative to it: shorter walks). */
 int vial_delta_upper_fd(const struct vial_delta *delta);
+/* A counter of directory renames and removals in upper/, by any instance:
+ * a process may keep descriptors of upper/ directories while it does not
+ * move (vial_delta_moved bumps it). */
+uint64_t vial_delta_moves(struct vial_delta *delta);
+void vial_delta_moved(struct vial_delta *delta);
 /* Whether fd is one of the store's own descriptors (an app that closes
  * every descriptor must not take them). */
 int vial_delta_owns_fd(const struct vial_delta *delta, int fd);

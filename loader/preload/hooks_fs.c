@@ -793,7 +793,8 @@ int fchdir(int fd)
  * (daemons and shells do, before exec): the close is reported done. */
 static int owned(int fd)
 {
-    return vial_session.delta && vial_delta_owns_fd(vial_session.delta, fd);
+    return vial_session.delta &&
+           (vial_delta_owns_fd(vial_session.delta, fd) || vial_preload_owns_fd(fd));
 }
 
 int close(int fd)

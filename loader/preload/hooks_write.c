@@ -16,6 +16,7 @@
  * table is updated after it.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -304,6 +305,61 @@ static void keep_slash(struct target *t)
 /* The real call's (dirfd, path): a change in upper/ is made relative to
  * the store's descriptor of it, which spares the kernel walking the store's
  * own path for every call. */
+/* The last upper/ directory a change was made in, kept open: an untar
+ * makes its files one directory after another, and a change relative to
+ * it walks one component. Valid while no directory of upper/ moved. */
+static struct {
+    pthread_mutex_t lock;
+    char path[PATH_MAX]; /* relative to upper/ */
+    size_t length;
+    int fd;
+    uint64_t moves;
+    pid_t pid;
+} parent_cache = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
+
+int vial_preload_owns_fd(int fd)
+{
+    return fd >= 0 && fd == __atomic_load_n(&parent_cache.fd, __ATOMIC_RELAXED);
+}
+
+/* A descriptor of the upper/ directory `relative` (length n), or -1. */
+static int cached_parent(const char *relative, size_t n)
+{
+    struct vial_delta *d = vial_session.delta;
+    uint64_t moves = vial_delta_moves(d);
+    int fd = -1;
+    pthread_mutex_lock(&parent_cache.lock);
+    if (parent_cache.fd >= 0 && parent_cache.moves == moves && parent_cache.pid == getpid() &&
+        parent_cache.length == n && memcmp(parent_cache.path, relative, n) == 0) {
+        fd = parent_cache.fd;
+    } else if (n < sizeof parent_cache.path) {
+        char name[PATH_MAX];
+        memcpy(name, relative, n);
+        name[n] = '\0';
+        vial_busy++;
+        int opened = openat(vial_delta_upper_fd(d), name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (opened >= 0) {
+            /* a number of its own, out of the way of the app's */
+            int high = fcntl(opened, F_DUPFD_CLOEXEC, 1100);
+            if (high >= 0) {
+                close(opened);
+                opened = high;
+            }
+            if (parent_cache.fd >= 0)
+                close(parent_cache.fd);
+            memcpy(parent_cache.path, name, n + 1);
+            parent_cache.length = n;
+            parent_cache.moves = moves;
+            parent_cache.pid = getpid();
+            __atomic_store_n(&parent_cache.fd, opened, __ATOMIC_RELAXED);
+            fd = opened;
+        }
+        vial_busy--;
+    }
+    pthread_mutex_unlock(&parent_cache.lock);
+    return fd;
+}
+
 static int real_at(const struct target *t, const char **path)
 {
     if (!t->virtual) {
@@ -313,6 +369,14 @@ static int real_at(const struct target *t, const char **path)
     const char *relative = t->real + strlen(vial_delta_upper(vial_session.delta));
     while (*relative == '/')
         relative++;
+    const char *slash = strrchr(relative, '/');
+    if (slash && slash[1] != '\0') {
+        int fd = cached_parent(relative, (size_t)(slash - relative));
+        if (fd >= 0) {
+            *path = slash + 1;
+            return fd;
+        }
+    }
     *path = *relative ? relative : ".";
     return vial_delta_upper_fd(vial_session.delta);
 }
@@ -562,6 +626,8 @@ static int remove_virtual(const struct vial_vfs_result *v, int directory)
         return rc;
     int lower = lower_has(v);
     vial_busy++;
+    if (directory)
+        vial_delta_moved(vial_session.delta);
     if (v->kind == VIAL_VFS_UPPER && !lower) {
         rc = directory ? rmdir(v->upper) : unlink(v->upper);
         rc = rc < 0 ? -errno : 0;
@@ -1163,6 +1229,8 @@ static int exchange(struct target *a, struct target *b, const struct stat *a_st)
     vial_busy++;
     vial_delta_sync(vial_session.delta, a->r.vfs.path);
     vial_delta_sync(vial_session.delta, b->r.vfs.path);
+    if (a_kind == VIAL_DELTA_DIR || b_kind == VIAL_DELTA_DIR)
+        vial_delta_moved(vial_session.delta);
     if (a_kind == VIAL_DELTA_DIR)
         vial_delta_rescan(vial_session.delta, b->r.vfs.path);
     if (b_kind == VIAL_DELTA_DIR)
@@ -1293,8 +1361,10 @@ static int rename_core(int fromfd, const char *from, int tofd, const char *to, u
                 vial_delta_mark_opaque(vial_session.delta, target->r.vfs.path);
             else
                 vial_delta_sync(vial_session.delta, target->r.vfs.path);
-            if (kind == VIAL_DELTA_DIR) /* its entries moved with it */
+            if (kind == VIAL_DELTA_DIR) { /* its entries moved with it */
+                vial_delta_moved(vial_session.delta);
                 vial_delta_rescan(vial_session.delta, target->r.vfs.path);
+            }
         }
         if (!source_host) {
             if (source_lower)

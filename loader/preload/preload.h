@@ -174,6 +174,9 @@ void vial_preload_upper_owner(struct stat *st, const struct vial_vfs_result *r);
  * kernel does not hold (image entries, copies owned by the user). */
 int vial_preload_permits(const struct stat *st, int mode);
 
+/* Whether fd is a descriptor hooks_write.c keeps for itself. */
+int vial_preload_owns_fd(int fd);
+
 /* The open of a path for writing or creating (hooks_write.c). */
 int vial_open_for_write(int dirfd, const char *path, int flags, mode_t mode);
 /* The real path fopen should open for a writing mode; 0: open path itself. */
