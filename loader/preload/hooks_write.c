@@ -415,6 +415,15 @@ static int existing_target(struct target *t, int dirfd, const char *path, int fo
     case VIAL_VFS_ABSENT:
         return -ENOENT;
     case VIAL_VFS_UPPER:
+        /* a copy the user owns but that stands for another owner's entry:
+         * the permission the app has is the virtual one */
+        if (access && (v->delta_flags & VIAL_DELTA_OWNER)) {
+            struct stat st;
+            if ((rc = virtual_stat(v, &st, 0)) < 0)
+                return rc;
+            if (!vial_preload_permits(&st, access))
+                return -EACCES;
+        }
         t->virtual = 1;
         snprintf(t->real, sizeof t->real, "%s", v->upper);
         return 0;
@@ -486,8 +495,11 @@ static int new_target_resolved(struct target *t, int *exists, int *was_whiteout)
     int in_upper = rc == 0 && p->kind == VIAL_VFS_UPPER && p->policy != VIAL_ISOLATION_PASSTHROUGH;
     /* a parent in upper/ is a directory the kernel checks; others are
      * checked against what the app sees */
-    if (rc == 0 && !(in_upper && (p->delta_flags & VIAL_DELTA_DIR)) &&
-        (rc = virtual_stat(p, &st, 1)) == 0 && !S_ISDIR(st.st_mode))
+    /* (unless the copy stands for another owner's directory: the kernel
+     * sees the user as its owner) */
+    int kernel_checks = in_upper && (p->delta_flags & VIAL_DELTA_DIR) &&
+                        !(p->delta_flags & VIAL_DELTA_OWNER);
+    if (rc == 0 && !kernel_checks && (rc = virtual_stat(p, &st, 1)) == 0 && !S_ISDIR(st.st_mode))
         rc = -ENOTDIR;
     if (rc < 0) {
         free(p);
@@ -509,7 +521,7 @@ static int new_target_resolved(struct target *t, int *exists, int *was_whiteout)
         return -EROFS;
     /* the kernel checks permissions in upper/; a lower parent is checked
      * against what the app sees */
-    if (!in_upper && !vial_preload_permits(&st, W_OK | X_OK))
+    if (!kernel_checks && !vial_preload_permits(&st, W_OK | X_OK))
         return -EACCES;
     if ((rc = upper_directory(parent)) < 0)
         return rc;
