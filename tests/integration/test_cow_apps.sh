@@ -67,13 +67,17 @@ BIG=/opt/vialfault/big.bin
 OUT=/opt/vialfault/out
 STATE="$XDG_DATA_HOME/vial/state"
 PROBE_ETC="/etc/vial-cow-probe-$$"
+# a root-owned host directory no image of this test has (the sqlite image
+# ships /etc/inputrc: packed from a copy the test user owns, as as-user.sh
+# makes when the fixtures are not readable, its /etc is the user's)
+PROBE_VAR="/var/lib/vial-cow-probe-$$"
 PROBE_USR="/usr/share/vial-cow-probe-$$"
 seed=${VIAL_COW_SEED:-$$} # the kill timings of the crash rounds
 RANDOM=$seed
 
 # Paths the bubble creates must not exist on the host beforehand, or their
 # absence afterwards would prove nothing.
-for path in "$GITWORK" "$SQL_DIR" "$SBS_DIR" /opt/vialsbs /opt/vialfault "$PROBE_ETC" "$PROBE_USR"; do
+for path in "$GITWORK" "$SQL_DIR" "$SBS_DIR" /opt/vialsbs /opt/vialfault "$PROBE_ETC" "$PROBE_USR" "$PROBE_VAR"; do
     [ ! -e "$path" ] || fail "the host has $path: remove it, or the host-side checks prove nothing"
 done
 for tool in jq pgrep sha256sum; do
@@ -713,11 +717,11 @@ if [ "$(id -u)" = 0 ]; then
     pass "root's new files in /etc and /usr stay in the delta (vial diff lists them), not on the host"
 else
     status=0
-    "$VIAL" exec "$WORK/sqlite.vial" -- sh -c 'printf probe >"$1"' sh "$PROBE_ETC" >"$WORK/stdout" 2>"$WORK/stderr" || status=$?
-    [ "$status" != 0 ] || fail "$(id -un) created $PROBE_ETC in the bubble (natively: Permission denied)"
+    "$VIAL" exec "$WORK/sqlite.vial" -- sh -c 'printf probe >"$1"' sh "$PROBE_VAR" >"$WORK/stdout" 2>"$WORK/stderr" || status=$?
+    [ "$status" != 0 ] || fail "$(id -un) created $PROBE_VAR in the bubble (natively: Permission denied)"
     expect_stderr "Permission denied"
-    host_absent "$PROBE_ETC"
-    pass "$(id -un) cannot create $PROBE_ETC in the bubble (EACCES, as natively)"
+    host_absent "$PROBE_VAR"
+    pass "$(id -un) cannot create $PROBE_VAR in the bubble (EACCES, as natively)"
 fi
 
 host_snapshot "$WORK/host.after"
