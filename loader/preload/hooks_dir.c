@@ -109,11 +109,15 @@ static int add_real_entries(struct listing *l, const char *path, uint64_t hash, 
         if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
             continue;
         if (from_delta) {
-            if (strcmp(name, VIAL_DELTA_OPAQUE_NAME) == 0 ||
-                (d->d_type == DT_LNK && vial_session.delta &&
-                 (vial_delta_lookup(vial_session.delta,
-                                    vial_delta_hash_extend(hash, name, strlen(name))) &
-                  VIAL_DELTA_WHITEOUT)))
+            /* whiteouts are not entries; neither is what the table does not
+             * know (left by a writer killed before it recorded it, or being
+             * made right now): the listing agrees with lookups */
+            uint32_t flags = vial_session.delta
+                                 ? vial_delta_lookup(vial_session.delta,
+                                                     vial_delta_hash_extend(hash, name, strlen(name)))
+                                 : 0;
+            if (strcmp(name, VIAL_DELTA_OPAQUE_NAME) == 0 || (flags & VIAL_DELTA_WHITEOUT) ||
+                !(flags & VIAL_DELTA_PRESENT))
                 continue;
         } else if (delta_has(hash, name) ||
                    (image_below &&
