@@ -314,8 +314,20 @@ static struct {
     size_t length;
     int fd;
     uint64_t moves;
-    pid_t pid;
 } parent_cache = {.lock = PTHREAD_MUTEX_INITIALIZER, .fd = -1};
+
+/* A forked child starts without the cache (and with the lock free): no
+ * getpid() on every write to find out. */
+static void forget_parent_cache(void)
+{
+    pthread_mutex_init(&parent_cache.lock, NULL);
+    if (parent_cache.fd >= 0)
+        REAL(close)(parent_cache.fd);
+    parent_cache.fd = -1;
+    parent_cache.length = 0;
+}
+
+static void watch_forks(void) { pthread_atfork(NULL, NULL, forget_parent_cache); }
 
 int vial_preload_owns_fd(int fd)
 {
@@ -326,10 +338,12 @@ int vial_preload_owns_fd(int fd)
 static int cached_parent(const char *relative, size_t n)
 {
     struct vial_delta *d = vial_session.delta;
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, watch_forks);
     uint64_t moves = vial_delta_moves(d);
     int fd = -1;
     pthread_mutex_lock(&parent_cache.lock);
-    if (parent_cache.fd >= 0 && parent_cache.moves == moves && parent_cache.pid == getpid() &&
+    if (parent_cache.fd >= 0 && parent_cache.moves == moves &&
         parent_cache.length == n && memcmp(parent_cache.path, relative, n) == 0) {
         fd = parent_cache.fd;
     } else if (n < sizeof parent_cache.path) {
@@ -350,7 +364,6 @@ static int cached_parent(const char *relative, size_t n)
             memcpy(parent_cache.path, name, n + 1);
             parent_cache.length = n;
             parent_cache.moves = moves;
-            parent_cache.pid = getpid();
             __atomic_store_n(&parent_cache.fd, opened, __ATOMIC_RELAXED);
             fd = opened;
         }
