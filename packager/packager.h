@@ -28,6 +28,8 @@ struct vial_pack_options {
     int progress;       /* print progress on stderr */
     const char *manifest_text; /* required: the package's INI text */
     size_t manifest_length;
+    const void *hive;   /* optional: the package's registry hive, binary form (registry.h) */
+    size_t hive_length;
     int override_owner; /* record owner_uid/owner_gid for every entry */
     uint32_t owner_uid, owner_gid;
 };

@@ -37,6 +37,16 @@ int vial_packer_new(struct vial_packer **out, const struct vial_pack_options *op
     memcpy(packer->manifest, options->manifest_text, options->manifest_length);
     packer->manifest[options->manifest_length] = '\0';
     packer->options.manifest_text = packer->manifest;
+    if (options->hive_length) {
+        if (!(packer->hive = malloc(options->hive_length))) {
+            free(packer->manifest);
+            free(packer);
+            return vial_error_set(-ENOMEM, "out of memory");
+        }
+        memcpy(packer->hive, options->hive, options->hive_length);
+        packer->hive_length = options->hive_length;
+    }
+    packer->options.hive = packer->hive;
     *out = packer;
     return 0;
 }
@@ -70,6 +80,7 @@ void vial_packer_free(struct vial_packer *packer)
     free(packer->nodes);
     free(packer->refs);
     free(packer->manifest);
+    free(packer->hive);
     free(packer);
 }
 

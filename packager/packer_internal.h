@@ -86,6 +86,8 @@ struct vial_packer {
     struct vial_pack_options options;
     char *manifest;
     size_t manifest_length;
+    void *hive; /* NULL: no registry section */
+    size_t hive_length;
     struct pack_node *nodes;
     uint32_t node_count, node_capacity;
     struct pack_path_item *by_path;

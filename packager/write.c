@@ -1075,17 +1075,17 @@ static int write_image(struct writer *w, int fd, const struct index_blob *index)
         uint64_t length;
     } parts[] = {
         {VIAL_SECTION_MANIFEST, 0, packer->manifest, packer->manifest_length},
+        {VIAL_SECTION_HIVE, 0, packer->hive, packer->hive_length},
         {VIAL_SECTION_DICTIONARY, 0, w->dictionary, w->dictionary_length},
         {VIAL_SECTION_PAGE_HASHES, 0, pages, pages_length},
         {VIAL_SECTION_CHUNK_TABLE, VIAL_SECTION_PAGED, w->records, table_length},
         {VIAL_SECTION_INDEX, VIAL_SECTION_PAGED, index->data, index->length},
         {VIAL_SECTION_CHUNK_DATA, 0, NULL, w->data_length},
     };
-    size_t part_count = sizeof parts / sizeof parts[0];
-    if (!w->dictionary) { /* no dictionary: no section */
-        memmove(&parts[1], &parts[2], (part_count - 2) * sizeof parts[0]);
-        part_count--;
-    }
+    size_t part_count = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) /* no hive, no dictionary: no section */
+        if (parts[i].data || parts[i].type == VIAL_SECTION_CHUNK_DATA)
+            parts[part_count++] = parts[i];
     uint64_t position = VIAL_IMAGE_HEADER_SIZE;
     for (size_t i = 0; i < part_count; i++) {
         struct vial_section_desc *d = &header.sections[i];

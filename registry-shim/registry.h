@@ -174,6 +174,15 @@ int vial_hive_serialize(void **out, size_t *size, const struct vial_hive *hive);
 int vial_hive_parse_text(struct vial_hive **out, const char *text, size_t length);
 int vial_hive_format_text(char **out, const struct vial_hive *hive);
 
+/*
+ * The package hive `vial pack` stores: the text hive (text, length; NULL for
+ * none) with the manifest's [registry] values and [env] variables on top
+ * (docs/manifest.md). Errors name the manifest line (VIAL_EMANIFEST) or the
+ * text's line (VIAL_EVALUE).
+ */
+int vial_hive_from_package(struct vial_hive **out, const struct vial_manifest *manifest,
+                           const char *text, size_t length);
+
 /* --------------------------------------------------------------- registry */
 
 enum vial_reg_layer {

@@ -1153,6 +1153,8 @@ int vial_reg_value_parse(struct vial_reg_value **out, const char *type, const ch
         parse_fail(&p, "offset %zu: text after the value", p.at);
     if (p.error) {
         node_free(root);
+        if (type)
+            return vial_error_set(VIAL_EVALUE, "not a value of type '%.64s': %s", type, p.message);
         return vial_error_set(VIAL_EVALUE, "%s", p.message);
     }
     struct checker c = {0};

@@ -23,6 +23,8 @@ struct parse_state {
     char current_section[128];
     int package_seen;
     int isolation_seen;
+    int env_seen;
+    int registry_seen;
     unsigned key_lines[7]; /* of the [package] keys, in package_keys order */
     unsigned *exec_lines;  /* per entry */
 };
@@ -66,15 +68,21 @@ static int enter_section(struct parse_state *state, const char *line)
         int rc = declare_entry(state, section + 6);
         return rc < 0 ? fail(state, rc) : 0;
     }
-    if (strcmp(section, "isolation") == 0) {
-        if (state->isolation_seen++)
-            return fail(state, vial_error_set(VIAL_EMANIFEST,
-                                              "line %u: [isolation] appears twice", state->line));
-        return 0;
-    }
+    struct { const char *name; int *seen; } once[] = {
+        {"isolation", &state->isolation_seen},
+        {"env", &state->env_seen},
+        {"registry", &state->registry_seen},
+    };
+    for (size_t i = 0; i < sizeof once / sizeof once[0]; i++)
+        if (strcmp(section, once[i].name) == 0) {
+            if ((*once[i].seen)++)
+                return fail(state, vial_error_set(VIAL_EMANIFEST, "line %u: [%s] appears twice",
+                                                  state->line, section));
+            return 0;
+        }
     return fail(state, vial_error_set(VIAL_EMANIFEST,
                                       "line %u: unknown section [%s] (known: [package], "
-                                      "[entry NAME], [isolation])",
+                                      "[entry NAME], [isolation], [env], [registry])",
                                       state->line, section));
 }
 
@@ -226,6 +234,74 @@ static int declare_entry(struct parse_state *state, const char *name)
     return 0;
 }
 
+/* A portable variable name: a letter or '_', then letters, digits, '_'. */
+static int env_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 255 || (name[0] >= '0' && name[0] <= '9'))
+        return 0;
+    return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static int handle_env(struct parse_state *state, const char *key, const char *value)
+{
+    struct vial_manifest *m = state->manifest;
+    if (!env_name_valid(key))
+        return vial_error_set(VIAL_EMANIFEST,
+                              "line %u: '%s' is not a variable name (letters, digits, '_'; not "
+                              "starting with a digit)",
+                              state->line, key);
+    for (size_t i = 0; i < m->env_count; i++)
+        if (strcmp(m->env[i].name, key) == 0)
+            return vial_error_set(VIAL_EMANIFEST, "line %u: '%s' given twice in [env]", state->line, key);
+    static const struct { const char *verb; enum vial_env_operation operation; } verbs[] = {
+        {"set ", VIAL_ENV_SET}, {"prepend ", VIAL_ENV_PREPEND}, {"append ", VIAL_ENV_APPEND}};
+    enum vial_env_operation operation = VIAL_ENV_SET;
+    const char *text = value;
+    if (strcmp(value, "unset") == 0) {
+        operation = VIAL_ENV_UNSET;
+        text = "";
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strncmp(value, verbs[i].verb, strlen(verbs[i].verb)) == 0) {
+            operation = verbs[i].operation;
+            text = value + strlen(verbs[i].verb);
+            text += strspn(text, " \t");
+        }
+    if ((operation == VIAL_ENV_PREPEND || operation == VIAL_ENV_APPEND) && !*text)
+        return vial_error_set(VIAL_EMANIFEST, "line %u: nothing to %s to '%s'", state->line,
+                              operation == VIAL_ENV_PREPEND ? "prepend" : "append", key);
+    struct vial_manifest_env *grown = realloc(m->env, (m->env_count + 1) * sizeof *grown);
+    if (!grown)
+        return vial_error_set(-ENOMEM, "out of memory");
+    m->env = grown;
+    struct vial_manifest_env *e = &grown[m->env_count];
+    *e = (struct vial_manifest_env){strdup(key), operation, strdup(text), state->line};
+    m->env_count++;
+    if (!e->name || !e->text)
+        return vial_error_set(-ENOMEM, "out of memory");
+    return 0;
+}
+
+static int handle_registry(struct parse_state *state, const char *key, const char *value)
+{
+    struct vial_manifest *m = state->manifest;
+    for (size_t i = 0; i < m->registry_count; i++)
+        if (strcmp(m->registry[i].path, key) == 0)
+            return vial_error_set(VIAL_EMANIFEST, "line %u: '%s' given twice in [registry]",
+                                  state->line, key);
+    struct vial_manifest_setting *grown = realloc(m->registry, (m->registry_count + 1) * sizeof *grown);
+    if (!grown)
+        return vial_error_set(-ENOMEM, "out of memory");
+    m->registry = grown;
+    struct vial_manifest_setting *s = &grown[m->registry_count];
+    *s = (struct vial_manifest_setting){strdup(key), strdup(value), state->line};
+    m->registry_count++;
+    if (!s->path || !s->value)
+        return vial_error_set(-ENOMEM, "out of memory");
+    return 0;
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
     struct parse_state *state = user;
@@ -240,6 +316,10 @@ static int handler(void *user, const char *section, const char *key, const char 
         rc = handle_entry(state, current + 6, key, value);
     else if (strcmp(current, "isolation") == 0)
         rc = handle_isolation(state, key, value);
+    else if (strcmp(current, "env") == 0)
+        rc = handle_env(state, key, value);
+    else if (strcmp(current, "registry") == 0)
+        rc = handle_registry(state, key, value);
     else
         rc = vial_error_set(VIAL_EMANIFEST, "line %u: '%s' is outside any [section]",
                             state->line, key);
@@ -378,6 +458,16 @@ void vial_manifest_free(struct vial_manifest *m)
     for (size_t i = 0; i < m->isolation_count; i++)
         free(m->isolation[i].path);
     free(m->isolation);
+    for (size_t i = 0; i < m->env_count; i++) {
+        free(m->env[i].name);
+        free(m->env[i].text);
+    }
+    free(m->env);
+    for (size_t i = 0; i < m->registry_count; i++) {
+        free(m->registry[i].path);
+        free(m->registry[i].value);
+    }
+    free(m->registry);
     free(m->name);
     free(m->version);
     free(m->summary);

@@ -259,6 +259,13 @@ int vial_materialize(char *out, size_t size, struct vial_reader *reader, uint32_
 /* The view directory of an image: CACHE/views/<first 24 hex of root hash>. */
 int vial_view_dir(char *out, size_t size, const char *cache, const struct vial_image *image);
 
+/* ---------------------------------------------------------------- session */
+
+/* The session file the launcher writes and the interposer reads holds
+ * `key=value` lines; its host_env line (the host's values of the variables
+ * the package's environment changed, for host tools) is at most this long. */
+#define VIAL_SESSION_HOST_ENV_MAX 16384
+
 /* --------------------------------------------------------------- manifest */
 
 struct vial_manifest_entry {
@@ -289,6 +296,30 @@ struct vial_manifest_isolation {
 enum vial_isolation vial_isolation_from_name(const char *word);
 const char *vial_isolation_name(enum vial_isolation kind);
 
+/* What an [env] line does to its variable (docs/manifest.md#env). */
+enum vial_env_operation {
+    VIAL_ENV_SET = 1,
+    VIAL_ENV_PREPEND,
+    VIAL_ENV_APPEND,
+    VIAL_ENV_UNSET,
+};
+
+/* One `NAME = [set|prepend|append] TEXT` or `NAME = unset` line of [env]. */
+struct vial_manifest_env {
+    char *name;
+    enum vial_env_operation operation;
+    char *text; /* "" for VIAL_ENV_UNSET */
+    unsigned line;
+};
+
+/* One `KEY/NAME = VALUE` line of [registry]: the value is GVariant text,
+ * checked by registry-shim when the package hive is built. */
+struct vial_manifest_setting {
+    char *path;
+    char *value;
+    unsigned line;
+};
+
 struct vial_manifest {
     char *name;
     char *version;
@@ -301,6 +332,10 @@ struct vial_manifest {
     size_t entry_count;
     struct vial_manifest_isolation *isolation; /* in file order */
     size_t isolation_count;
+    struct vial_manifest_env *env; /* in file order */
+    size_t env_count;
+    struct vial_manifest_setting *registry; /* in file order */
+    size_t registry_count;
 };
 
 /* Parses and validates manifest text (INI). On error returns VIAL_EMANIFEST

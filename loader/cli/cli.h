@@ -58,6 +58,15 @@ int cli_state_prepare(char *out, size_t size, const struct vial_dirs *dirs,
                       const struct vial_manifest *m, const char *image, int fresh);
 const char *cli_home(void);
 
+struct vial_hive;
+struct vial_reg;
+struct vial_image;
+/* The registry of a package (cmd_reg.c): the image's hive (an empty one if
+ * it has none) under the user's delta in state_directory/registry.hive. */
+int cli_package_hive(struct vial_hive **out, const struct vial_image *image);
+int cli_registry_open(struct vial_reg **out, struct vial_hive **package, const struct vial_image *image,
+                      const char *state_directory);
+
 int cmd_pack(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
@@ -71,5 +80,6 @@ int cmd_shell(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
+int cmd_reg(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "packager/packager.h"
+#include "registry.h"
 
 #define MANIFEST_MAX_BYTES (1u << 20)
 
@@ -86,24 +87,46 @@ static void warn_missing_entries(const struct vial_manifest *manifest, const cha
     vial_image_close(image);
 }
 
+/* The package's registry hive in binary form, from --registry FILE and the
+ * manifest's [registry] and [env]; none (NULL, 0) when both are empty. */
+static int package_hive(void **out, size_t *out_length, const struct vial_manifest *manifest,
+                        const char *manifest_path, const char *registry_path)
+{
+    char *text = NULL;
+    size_t length = 0;
+    struct vial_hive *hive = NULL;
+    *out = NULL;
+    *out_length = 0;
+    int rc = registry_path ? read_manifest(&text, &length, registry_path) : 0;
+    if (rc == 0 && (rc = vial_hive_from_package(&hive, manifest, text, length)) < 0)
+        vial_error_prefix(rc, "%s", rc == VIAL_EMANIFEST ? (manifest_path ? manifest_path : "manifest")
+                                                         : registry_path);
+    if (rc == 0 && vial_hive_count(hive) > 0)
+        rc = vial_hive_serialize(out, out_length, hive);
+    vial_hive_free(hive);
+    free(text);
+    return rc;
+}
+
 int cmd_pack(int argc, char **argv)
 {
     static const struct option options[] = {
         {"output", required_argument, NULL, 'o'}, {"manifest", required_argument, NULL, 'm'},
         {"level", required_argument, NULL, 'l'},  {"threads", required_argument, NULL, 'j'},
         {"owner", required_argument, NULL, 'O'},  {"verbose", no_argument, NULL, 'v'},
-        {"prefix", required_argument, NULL, 'p'},
+        {"prefix", required_argument, NULL, 'p'},  {"registry", required_argument, NULL, 'r'},
         {NULL, 0, NULL, 0}};
-    const char *output = NULL, *manifest_path = NULL, *prefix = NULL;
+    const char *output = NULL, *manifest_path = NULL, *prefix = NULL, *registry_path = NULL;
     struct vial_pack_options pack = {0};
     int verbose = 0, opt;
     char *end;
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":o:m:l:j:vp:", options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":o:m:l:j:vp:r:", options, NULL)) != -1) {
         switch (opt) {
         case 'o': output = optarg; break;
         case 'm': manifest_path = optarg; break;
+        case 'r': registry_path = optarg; break;
         case 'l':
             pack.level = (int)strtol(optarg, &end, 10);
             if (*end || pack.level < 1 || pack.level > 19)
@@ -148,10 +171,14 @@ int cmd_pack(int argc, char **argv)
     struct vial_manifest *manifest = NULL;
     struct vial_packer *packer = NULL;
     struct vial_pack_stats stats;
+    void *hive = NULL;
     int rc = manifest_path ? read_manifest(&text, &text_length, manifest_path)
                            : derive_manifest(&text, &text_length, root);
     if (rc == 0 && (rc = vial_manifest_parse(&manifest, text, text_length)) < 0)
         vial_error_prefix(rc, "%s", manifest_path ? manifest_path : "generated manifest");
+    if (rc == 0)
+        rc = package_hive(&hive, &pack.hive_length, manifest, manifest_path, registry_path);
+    pack.hive = hive;
     struct timespec start, stop;
     clock_gettime(CLOCK_MONOTONIC, &start);
     pack.manifest_text = text;
@@ -168,6 +195,7 @@ int cmd_pack(int argc, char **argv)
         vial_packer_free(packer);
         vial_manifest_free(manifest);
         free(text);
+        free(hive);
         return code == VIAL_EXIT_CORRUPT ? VIAL_EXIT_FAILURE : code;
     }
     clock_gettime(CLOCK_MONOTONIC, &stop);
@@ -189,5 +217,6 @@ int cmd_pack(int argc, char **argv)
     vial_packer_free(packer);
     vial_manifest_free(manifest);
     free(text);
+    free(hive);
     return VIAL_EXIT_OK;
 }

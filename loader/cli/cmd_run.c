@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "registry.h"
 #include "vfs.h"
 
 #define RUN_MAX_ARGS 4096
@@ -36,6 +37,9 @@ struct launch {
     char state[PATH_MAX];
     struct vial_policy policy;
     int fresh; /* a new state group starts empty */
+    char hive[PATH_MAX]; /* the package hive as a file, for the GSettings backend; "" if none */
+    char **env;          /* the application's environment (the registry's over the host's) */
+    char **env_changes;  /* what env changed: given back to host tools (vial_reg_env_build) */
 };
 
 /* The interposer sits beside the vial binary (build tree) or in
@@ -57,6 +61,160 @@ static int find_preload(char *out, size_t size)
     }
     (void)size;
     return vial_error_set(-ENOENT, "libvial-preload.so is not beside %s/vial: rebuild vial", self);
+}
+
+/* The directory of the GSettings backend module, beside the vial binary
+ * like the interposer; "" if vial was built without GLib. */
+static void find_gio_modules(char *out, size_t size)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    out[0] = '\0';
+    if (n <= 0)
+        return;
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    const char *candidates[] = {"gio-modules", "../lib/vial/gio-modules"};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/%s/libvial-gsettings.so", self, candidates[i]);
+        if (access(path, R_OK) == 0 && realpath(path, out)) {
+            *strrchr(out, '/') = '\0';
+            return;
+        }
+    }
+    (void)size;
+}
+
+/* Writes bytes to path unless a file is there already (content-addressed
+ * names: what is there is the same), atomically. */
+static int write_once(const char *path, const void *bytes, size_t length)
+{
+    if (access(path, R_OK) == 0)
+        return 0;
+    char temp[PATH_MAX + 32];
+    snprintf(temp, sizeof temp, "%s.%d", path, (int)getpid());
+    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return vial_error_set(-errno, "cannot create %s: %s", temp, strerror(errno));
+    int ok = write(fd, bytes, length) == (ssize_t)length;
+    if (close(fd) < 0 || !ok || rename(temp, path) < 0) {
+        unlink(temp);
+        return vial_error_set(-EIO, "cannot write %s", path);
+    }
+    return 0;
+}
+
+/* The package's hive as a file of the cache (CACHE/hives/HASH.hive), which
+ * the GSettings backend in the application reads without opening the image. */
+static int publish_package_hive(struct launch *l)
+{
+    const void *data;
+    uint64_t length;
+    l->hive[0] = '\0';
+    if (vial_image_section(&data, &length, l->image, VIAL_SECTION_HIVE) < 0)
+        return 0;
+    uint8_t hash[VIAL_HASH_LEN];
+    char hex[2 * VIAL_HASH_LEN + 1], directory[PATH_MAX];
+    vial_hash(hash, data, (size_t)length);
+    vial_hash_hex(hex, hash);
+    snprintf(directory, sizeof directory, "%s/hives", l->dirs.cache);
+    int rc = vial_mkdir_p(directory, 0700);
+    if (rc < 0)
+        return vial_error_set(rc, "cannot create %s", directory);
+    snprintf(l->hive, sizeof l->hive, "%s/%.32s.hive", directory, hex);
+    return write_once(l->hive, data, (size_t)length);
+}
+
+/* vial's own defaults under the package's environment: GLib applications
+ * keep their settings in the registry (GSettings backend "vial"), or, if
+ * vial was built without GLib, in memory, never in the host's dconf. */
+static int launch_defaults(struct vial_hive **out)
+{
+    char modules[PATH_MAX];
+    struct vial_reg_value *backend = NULL, *path = NULL;
+    find_gio_modules(modules, sizeof modules);
+    int rc = vial_hive_new(out);
+    if (rc == 0)
+        rc = vial_reg_value_string(&backend, modules[0] ? "vial" : "memory");
+    if (rc == 0)
+        rc = vial_hive_put(*out, "env", "GSETTINGS_BACKEND", backend);
+    if (rc == 0 && modules[0] && (rc = vial_reg_value_string(&path, modules)) == 0)
+        rc = vial_hive_put(*out, "env/prepend", "GIO_EXTRA_MODULES", path);
+    vial_reg_value_free(backend);
+    vial_reg_value_free(path);
+    return rc;
+}
+
+/* The application's environment: the host's, changed as the registry says
+ * (docs/registry.md), with what the references ${...} may name. */
+static int build_environment(struct launch *l)
+{
+    struct vial_hive *package = NULL, *defaults = NULL;
+    struct vial_reg *reg = NULL;
+    char *vars[12];
+    size_t n = 0;
+    int rc = cli_package_hive(&package, l->image);
+    if (rc == 0)
+        rc = launch_defaults(&defaults);
+    if (rc == 0) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/registry.hive", l->state);
+        const struct vial_hive *layers[] = {package};
+        rc = vial_reg_open(&reg, path, layers, 1, defaults);
+        if (rc == VIAL_EHIVE)
+            vial_error_set(rc,
+                           "%s: the user's registry changes cannot be read: move the file away (or "
+                           "'vial reset' the package) and retry",
+                           vial_error_last());
+    }
+    if (rc == 0) {
+        const char *home = cli_home();
+        static const struct { const char *name, *under_home; } xdg[] = {
+            {"XDG_CONFIG_HOME", ".config"}, {"XDG_DATA_HOME", ".local/share"},
+            {"XDG_CACHE_HOME", ".cache"}, {"XDG_STATE_HOME", ".local/state"}};
+        if (asprintf(&vars[n], "VIAL_PACKAGE=%s", l->manifest->name) >= 0) n++;
+        if (asprintf(&vars[n], "VIAL_VERSION=%s", l->manifest->version) >= 0) n++;
+        if (asprintf(&vars[n], "VIAL_STATE_GROUP=%s", l->manifest->state_group) >= 0) n++;
+        if (asprintf(&vars[n], "VIAL_IMAGE=%s", l->image_path) >= 0) n++;
+        if (asprintf(&vars[n], "VIAL_STATE=%s", l->state) >= 0) n++;
+        for (size_t i = 0; i < sizeof xdg / sizeof xdg[0]; i++)
+            if (!getenv(xdg[i].name) && home &&
+                asprintf(&vars[n], "%s=%s/%s", xdg[i].name, home, xdg[i].under_home) >= 0)
+                n++;
+        vars[n] = NULL;
+        extern char **environ;
+        rc = vial_reg_env_build(&l->env, &l->env_changes, reg, environ, vars);
+    }
+    for (size_t i = 0; i < n; i++)
+        free(vars[i]);
+    vial_reg_close(reg);
+    vial_hive_free(package);
+    vial_hive_free(defaults);
+    return rc;
+}
+
+/* The changed variables as the session's host_env line: "NAME=VALUE" (the
+ * host's value) or "NAME" (the host had none), space-separated, with
+ * spaces, '%' and control bytes as %XX. */
+static int format_host_env(char *out, size_t size, char **changes)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (size_t i = 0; changes && changes[i]; i++) {
+        if (used && used + 1 < size)
+            out[used++] = ' ';
+        for (const unsigned char *p = (const unsigned char *)changes[i]; *p; p++) {
+            if (used + 4 >= size)
+                return vial_error_set(-E2BIG, "the environment the package changes is too large");
+            if (*p <= ' ' || *p == '%' || *p == 0x7f)
+                used += (size_t)snprintf(out + used, size - used, "%%%02X", *p);
+            else
+                out[used++] = (char)*p;
+        }
+    }
+    out[used] = '\0';
+    return 0;
 }
 
 /* Opens the image; its metadata hashes are checked the first time this
@@ -145,25 +303,27 @@ static void append_host_tools(char *out, size_t size, const struct vial_manifest
  * from under a running process. */
 static int write_session(struct launch *l)
 {
-    static char text[32768];
+    static char text[65536], host_env[VIAL_SESSION_HOST_ENV_MAX];
     char host_tools[4096], directory[PATH_MAX], policy[8192];
     append_host_tools(host_tools, sizeof host_tools, l->manifest);
     if (vial_policy_format(&l->policy, policy, sizeof policy) < 0)
         return vial_error_set(-ENAMETOOLONG, "isolation rules too long for the session");
+    int rc = format_host_env(host_env, sizeof host_env, l->env_changes);
+    if (rc < 0)
+        return rc;
     const char *home = cli_home();
     int n = snprintf(text, sizeof text,
                      "# vial session\nimage=%s\ncache=%s\nview=%s\npreload=%s\nhost_tools=%s\n"
-                     "state=%s\nhome=%s\npolicy=%s\n",
+                     "state=%s\nhome=%s\npolicy=%s\nregistry=%s/registry.hive\nhive=%s\nhost_env=%s\n",
                      l->image_path, l->dirs.cache, l->view, l->preload, host_tools, l->state,
-                     home ? home : "", policy);
+                     home ? home : "", policy, l->state, l->hive, host_env);
     if (n < 0 || (size_t)n >= sizeof text)
         return vial_error_set(-ENAMETOOLONG, "session too large");
     uint8_t hash[VIAL_HASH_LEN];
     char hex[2 * VIAL_HASH_LEN + 1];
     vial_hash(hash, text, (size_t)n);
     vial_hash_hex(hex, hash);
-    int rc = prepare_runtime_dir(l->dirs.runtime);
-    if (rc < 0)
+    if ((rc = prepare_runtime_dir(l->dirs.runtime)) < 0)
         return rc;
     snprintf(directory, sizeof directory, "%s/sessions", l->dirs.runtime);
     if (mkdir(directory, 0700) < 0 && errno != EEXIST)
@@ -202,7 +362,8 @@ static int prepare(struct launch *l, const char *image)
         return vial_error_set(rc, "cannot create the view directory %s", l->view);
     if ((rc = cli_policy(&l->policy, l->manifest, &l->dirs)) < 0 ||
         (rc = cli_state_prepare(l->state, sizeof l->state, &l->dirs, l->manifest, l->image_path,
-                                l->fresh)) < 0)
+                                l->fresh)) < 0 ||
+        (rc = publish_package_hive(l)) < 0 || (rc = build_environment(l)) < 0)
         return rc;
     return write_session(l);
 }
@@ -233,6 +394,8 @@ static int launch(struct launch *l, char **argv)
         return VIAL_EXIT_FAILURE;
     }
     if (pid == 0) {
+        extern char **environ;
+        environ = l->env;
         setenv("VIAL_SESSION", l->session, 1);
         prepend_env("LD_PRELOAD", l->preload);
         setenv("LD_AUDIT", l->preload, 1);
@@ -245,7 +408,6 @@ static int launch(struct launch *l, char **argv)
             cli_error("cannot load %s: %s", l->preload, dlerror());
             _exit(127);
         }
-        extern char **environ;
         start(argv[0], argv, environ);
         int error = errno;
         cli_error("cannot start %s in package %s %s: %s%s", argv[0], l->manifest->name,
@@ -282,6 +444,8 @@ static void split_args(char **argv, size_t *argc, char *text)
 
 static void release(struct launch *l)
 {
+    vial_reg_env_free(l->env);
+    vial_reg_env_free(l->env_changes);
     vial_manifest_free(l->manifest);
     vial_image_close(l->image);
     free(l);

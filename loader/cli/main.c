@@ -9,8 +9,8 @@
 
 const struct vial_command vial_commands[] = {
     {"pack",
-     "ROOT -o OUT.vial [--manifest FILE] [--prefix PATH] [-l LEVEL] [-j THREADS] "
-     "[--owner UID:GID] [-v]",
+     "ROOT -o OUT.vial [--manifest FILE] [--registry FILE] [--prefix PATH] [-l LEVEL] "
+     "[-j THREADS] [--owner UID:GID] [-v]",
      "pack a directory tree into an image",
      "ROOT becomes the root of the application's file system view: ROOT/usr/bin/app is\n"
      "seen as /usr/bin/app. Without --manifest the package is named after ROOT.\n"
@@ -19,6 +19,8 @@ const struct vial_command vial_commands[] = {
      "  -p, --prefix PATH     place ROOT at PATH inside the image (e.g. opt/app)\n"
      "  -o, --output FILE     image to write (atomically; nothing is left on failure)\n"
      "  -m, --manifest FILE   package manifest (INI; see docs/manifest.md)\n"
+     "  -r, --registry FILE   the package's registry values, in the text hive format of\n"
+     "                        docs/registry.md (the manifest's [registry] and [env] win)\n"
      "  -l, --level N         zstd level 1..19 (default 12)\n"
      "  -j, --threads N       compression threads (default: every core)\n"
      "      --owner UID:GID   record this owner for every entry\n"
@@ -56,6 +58,27 @@ const struct vial_command vial_commands[] = {
      "Deletes the state group of the package the image belongs to; other versions keep\n"
      "theirs. Asks on a terminal; elsewhere --yes is required.",
      cmd_reset},
+    {"reg", "IMAGE ls|get|set|rm|export|import [KEY[/NAME]] [VALUE|FILE] [--layer L] [--type T] [--json]",
+     "show and change a package's registry (environment, GSettings)",
+     "The registry holds the package's environment variables (key env, env/prepend,\n"
+     "env/append, env/unset) and the GSettings of its GLib applications (key\n"
+     "gsettings/org/gnome/...); values are GVariant text ('24h', uint32 5, @as []).\n"
+     "Changes go to the user's layer, per package and state group; the package's layer\n"
+     "is in the image. See docs/registry.md.\n"
+     "  ls [KEY]             subkeys (NAME/) and values (NAME = VALUE) of KEY\n"
+     "  get KEY/NAME         a value\n"
+     "  set KEY/NAME VALUE   set a value (its type: --type, else the current value's,\n"
+     "                       else what VALUE says; a bare word is a string)\n"
+     "  rm KEY/NAME | KEY/   delete a value or a whole key for this user; with\n"
+     "                       --layer user, forget the user's change instead (the\n"
+     "                       package's value shows again)\n"
+     "  export [KEY]         the values as text (with --layer user: the changes,\n"
+     "                       deletions included)\n"
+     "  import FILE|-        apply a text export to the user's layer, atomically\n"
+     "  --layer L   user, package or all (default: all, what the application sees)\n"
+     "  --json      machine-readable output (ls, get)\n"
+     "'vial reset IMAGE' deletes every change, the registry's included.",
+     cmd_reg},
     {"info", "IMAGE [--json]", "show a package's name, version, sizes and entry points",
      "  --json   machine-readable output", cmd_info},
     {"ls", "IMAGE [PATH] [-l]", "list a directory of an image",

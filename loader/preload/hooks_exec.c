@@ -191,18 +191,105 @@ static int plan_exec(struct exec_plan *plan, const char *path, char *const argv[
     return 0;
 }
 
-/* The host's environment for a host tool: our variables removed. */
-static char **host_env(char *const envp[], char **storage, size_t slots)
+/* Decodes one host_env entry (p, n bytes: "NAME=VALUE" or "NAME" with %XX
+ * escapes) into out; returns its length. */
+static size_t decode_host_entry(char *out, size_t size, const char *p, size_t n)
 {
-    size_t n = 0;
-    for (size_t i = 0; envp && envp[i] && n + 1 < slots; i++) {
+    size_t used = 0;
+    for (size_t i = 0; i < n && used + 1 < size; i++) {
+        if (p[i] == '%' && i + 2 < n) {
+            char hex[3] = {p[i + 1], p[i + 2], 0};
+            out[used++] = (char)strtol(hex, NULL, 16);
+            i += 2;
+        } else {
+            out[used++] = p[i];
+        }
+    }
+    out[used] = '\0';
+    return used;
+}
+
+/* Calls visit for each decoded host_env entry until it returns non-zero. */
+static int each_host_entry(int (*visit)(const char *entry, size_t length, void *payload), void *payload)
+{
+    char decoded[4096];
+    for (const char *p = vial_session.host_env; *p;) {
+        size_t n = strcspn(p, " ");
+        size_t length = decode_host_entry(decoded, sizeof decoded, p, n);
+        int rc = visit(decoded, length, payload);
+        if (rc)
+            return rc;
+        p += n;
+        p += strspn(p, " ");
+    }
+    return 0;
+}
+
+struct host_env_build {
+    char *const *envp;
+    char **storage;
+    size_t slots, n;
+    char *text;
+    size_t text_size, used;
+    const char *variable; /* the one being looked up */
+    int decided;
+};
+
+static void host_env_add(struct host_env_build *b, const char *entry, size_t length)
+{
+    if (b->n + 1 < b->slots && b->used + length + 1 <= b->text_size) {
+        memcpy(b->text + b->used, entry, length + 1);
+        b->storage[b->n++] = b->text + b->used;
+        b->used += length + 1;
+    }
+}
+
+/* For b->variable: the host's value instead, or nothing if the host had none. */
+static int replace_variable(const char *entry, size_t length, void *payload)
+{
+    struct host_env_build *b = payload;
+    size_t name = strcspn(entry, "="), own = strcspn(b->variable, "=");
+    if (name != own || strncmp(entry, b->variable, name) != 0)
+        return 0;
+    if (entry[name] == '=')
+        host_env_add(b, entry, length);
+    b->decided = 1;
+    return 1;
+}
+
+/* A host variable the package unset (or the app removed): back in. */
+static int restore_missing(const char *entry, size_t length, void *payload)
+{
+    struct host_env_build *b = payload;
+    size_t name = strcspn(entry, "=");
+    if (entry[name] != '=')
+        return 0;
+    for (size_t i = 0; b->envp && b->envp[i]; i++)
+        if (strncmp(b->envp[i], entry, name) == 0 && b->envp[i][name] == '=')
+            return 0;
+    host_env_add(b, entry, length);
+    return 0;
+}
+
+/* The host's environment for a host tool: our variables removed, and every
+ * variable the package's environment changed given its host value back (or
+ * removed, if the host had none). Strings that are not envp's go in text. */
+static char **host_env(char *const envp[], char **storage, size_t slots, char *text, size_t text_size)
+{
+    struct host_env_build b = {envp, storage, slots, 0, text, text_size, 0, NULL, 0};
+    for (size_t i = 0; envp && envp[i] && b.n + 1 < slots; i++) {
         if (strncmp(envp[i], "VIAL_SESSION=", 13) == 0 || strncmp(envp[i], "LD_AUDIT=", 9) == 0)
             continue;
         if (strncmp(envp[i], "LD_PRELOAD=", 11) == 0 && strstr(envp[i], vial_session.preload))
             continue; /* the app's own preloads went in with ours; the host never had them */
-        storage[n++] = envp[i];
+        b.variable = envp[i];
+        b.decided = 0;
+        each_host_entry(replace_variable, &b);
+        if (!b.decided)
+            storage[b.n++] = envp[i];
     }
-    storage[n] = NULL;
+    each_host_entry(restore_missing, &b);
+    storage[b.n] = NULL;
     return storage;
 }
 
@@ -218,7 +305,7 @@ static int exec_core(const char *path, char *const argv[], char *const envp[])
     }
     char *slots[1024], text[3 * PATH_MAX + 4096];
     int allocated = 0;
-    char **env = plan->host_tool ? host_env(envp, slots, sizeof slots / sizeof slots[0])
+    char **env = plan->host_tool ? host_env(envp, slots, sizeof slots / sizeof slots[0], text, sizeof text)
                                  : vial_child_env(envp, slots, sizeof slots / sizeof slots[0],
                                                   text, sizeof text, &allocated);
     REAL(execve)(plan->path, plan->argv, env);
@@ -354,7 +441,7 @@ static int spawn_core(pid_t *pid, const char *path, const posix_spawn_file_actio
     }
     char *slots[512], text[3 * PATH_MAX + 4096];
     int allocated = 0;
-    char **env = plan->host_tool ? host_env(envp, slots, 512)
+    char **env = plan->host_tool ? host_env(envp, slots, 512, text, sizeof text)
                                  : vial_child_env(envp, slots, 512, text, sizeof text, &allocated);
     rc = REAL(posix_spawn)(pid, plan->path, actions, attr, plan->argv, env);
     if (allocated)

@@ -66,7 +66,7 @@ static char policy_text[8192];
 /* The session file: "key=value" lines written by the launcher. */
 static int read_session(const char *path)
 {
-    char text[16384];
+    static char text[65536]; /* read once, at initialisation, under its lock */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -89,6 +89,7 @@ static int read_session(const char *path)
             {"view", vial_session.view, sizeof vial_session.view},
             {"preload", vial_session.preload, sizeof vial_session.preload},
             {"host_tools", vial_session.host_tools, sizeof vial_session.host_tools},
+            {"host_env", vial_session.host_env, sizeof vial_session.host_env},
             {"state", vial_session.state, sizeof vial_session.state},
             {"home", vial_session.home, sizeof vial_session.home},
             {"policy", policy_text, sizeof policy_text},
