@@ -62,10 +62,11 @@ struct vial_hive;
 struct vial_reg;
 struct vial_image;
 /* The registry of a package (cmd_reg.c): the image's hive (an empty one if
- * it has none) under the user's delta in state_directory/registry.hive. */
+ * it has none) under the user's delta in state_directory/registry.hive, over
+ * defaults (may be NULL). */
 int cli_package_hive(struct vial_hive **out, const struct vial_image *image);
 int cli_registry_open(struct vial_reg **out, struct vial_hive **package, const struct vial_image *image,
-                      const char *state_directory);
+                      const char *state_directory, const struct vial_hive *defaults);
 
 int cmd_pack(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -28,7 +28,7 @@ int cli_package_hive(struct vial_hive **out, const struct vial_image *image)
 }
 
 int cli_registry_open(struct vial_reg **out, struct vial_hive **package, const struct vial_image *image,
-                      const char *state_directory)
+                      const char *state_directory, const struct vial_hive *defaults)
 {
     char path[PATH_MAX];
     *out = NULL;
@@ -38,12 +38,10 @@ int cli_registry_open(struct vial_reg **out, struct vial_hive **package, const s
     if (rc < 0)
         return rc;
     const struct vial_hive *layers[] = {*package};
-    rc = vial_reg_open(out, path, layers, 1, NULL);
+    rc = vial_reg_open(out, path, layers, 1, defaults);
     if (rc == VIAL_EHIVE)
-        return vial_error_set(rc,
-                              "%s: the user's registry changes cannot be read: move the file away "
-                              "(or 'vial reset' the package) and retry",
-                              vial_error_last());
+        return vial_error_prefix(rc, "the user's registry changes cannot be read (move the file "
+                                     "away, or 'vial reset' the package, and retry)");
     return rc;
 }
 
@@ -97,7 +95,7 @@ static int open_command(struct reg_command *c)
     if ((rc = vial_dirs_get(&dirs)) < 0 ||
         (rc = cli_state_prepare(state, sizeof state, &dirs, c->manifest, c->image_path, 0)) < 0)
         return rc;
-    return cli_registry_open(&c->reg, &c->package, c->image, state);
+    return cli_registry_open(&c->reg, &c->package, c->image, state, NULL);
 }
 
 static void close_command(struct reg_command *c)

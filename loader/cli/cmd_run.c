@@ -154,20 +154,9 @@ static int build_environment(struct launch *l)
     struct vial_reg *reg = NULL;
     char *vars[12];
     size_t n = 0;
-    int rc = cli_package_hive(&package, l->image);
+    int rc = launch_defaults(&defaults);
     if (rc == 0)
-        rc = launch_defaults(&defaults);
-    if (rc == 0) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/registry.hive", l->state);
-        const struct vial_hive *layers[] = {package};
-        rc = vial_reg_open(&reg, path, layers, 1, defaults);
-        if (rc == VIAL_EHIVE)
-            vial_error_set(rc,
-                           "%s: the user's registry changes cannot be read: move the file away (or "
-                           "'vial reset' the package) and retry",
-                           vial_error_last());
-    }
+        rc = cli_registry_open(&reg, &package, l->image, l->state, defaults);
     if (rc == 0) {
         const char *home = cli_home();
         static const struct { const char *name, *under_home; } xdg[] = {
