@@ -4,7 +4,8 @@
 # the image: the host has no /usr/share/hello-vial, before or after. The
 # app's setting (~/.config/hello-vial/runs) lands in the user's state of
 # the package, never in the real home; vial diff shows it, vial reset
-# deletes it.
+# deletes it. Its environment comes from the package's registry ([env] in
+# the manifest), which the user overrides with vial reg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -26,7 +27,9 @@ if [ -e "$settings" ]; then
 fi
 "$vial" reset --yes "$image" >/dev/null 2>&1 # a demo run before may have left state
 step "$vial" run "$image" -- first second
+step "$vial" reg "$image" set env/HELLO_VIAL_NAME "Vial user"
 step "$vial" run "$image"
+step "$vial" reg "$image" ls env
 step "$vial" exec "$image" -- ls -l /usr/share/hello-vial
 step "$vial" diff "$image"
 step "$vial" state
