@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "registry.h"
 #include "vfs.h"
 
 int cli_state_directory(char *out, size_t size, const struct vial_dirs *dirs,
@@ -468,6 +469,49 @@ static int diff_entry(int parent, const char *name, const char *path, const stru
     return 0;
 }
 
+struct registry_diff {
+    struct vial_reg *reg;
+    unsigned long count;
+};
+
+/* One record of the user's registry layer as a diff line: "registry:"
+ * before the value's path (a key deletion ends with '/'). */
+static int diff_record(const struct vial_reg_record *r, void *payload)
+{
+    struct registry_diff *d = payload;
+    char letter = 'A';
+    if (r->kind == VIAL_REG_KEY_DELETED) {
+        printf("D registry:%s/\n", r->key);
+    } else {
+        struct vial_reg_value *below = NULL;
+        if (vial_reg_get(&below, NULL, d->reg, VIAL_REG_LAYER_PACKAGE, r->key, r->name) == 0)
+            letter = r->kind == VIAL_REG_VALUE_DELETED ? 'D' : 'M';
+        else if (r->kind == VIAL_REG_VALUE_DELETED)
+            letter = 'D';
+        vial_reg_value_free(below);
+        printf("%c registry:%s/%s\n", letter, r->key, r->name);
+    }
+    d->count++;
+    return 0;
+}
+
+/* The user's registry changes of the package, after its files. */
+static int diff_registry(struct package_state *s, unsigned long *count)
+{
+    struct vial_hive *package = NULL, *user = NULL;
+    struct registry_diff d = {0};
+    int rc = cli_registry_open(&d.reg, &package, s->image, s->directory, NULL);
+    if (rc == 0)
+        rc = vial_reg_snapshot(&user, d.reg, VIAL_REG_LAYER_USER, "");
+    if (rc == 0)
+        rc = vial_hive_foreach(user, diff_record, &d);
+    *count += d.count;
+    vial_hive_free(user);
+    vial_reg_close(d.reg);
+    vial_hive_free(package);
+    return rc;
+}
+
 int cmd_diff(int argc, char **argv)
 {
     if (argc != 2)
@@ -488,6 +532,11 @@ int cmd_diff(int argc, char **argv)
         cli_error("%s: %s", upper, strerror(-rc));
         close_package_state(&s);
         return VIAL_EXIT_FAILURE;
+    }
+    if ((rc = diff_registry(&s, &d.count)) < 0) {
+        int code = cli_fail(rc);
+        close_package_state(&s);
+        return code;
     }
     if (d.count == 0)
         fprintf(stderr, "vial: no changes to %s %s\n", s.manifest->name, s.manifest->state_group);

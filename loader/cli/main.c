@@ -52,7 +52,8 @@ const struct vial_command vial_commands[] = {
      cmd_state},
     {"diff", "IMAGE", "list what the user changed in a package: A added, M modified, D deleted",
      "Paths are virtual paths (as the application sees them); a directory the user\n"
-     "created ends with '/'.",
+     "created ends with '/'. Changes to the package's registry follow as\n"
+     "registry:KEY/NAME (registry:KEY/ for a deleted key; see 'vial reg').",
      cmd_diff},
     {"reset", "IMAGE [--yes]", "delete the user's changes to a package",
      "Deletes the state group of the package the image belongs to; other versions keep\n"

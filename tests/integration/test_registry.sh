@@ -113,6 +113,11 @@ expect_status 1 "$VIAL" reg "$WORK/b.vial" get env/EDITOR
 expect_stderr "env/EDITOR: no such value in the registry of appb"
 pass "a user override sticks for its package only (B keeps its own)"
 
+"$VIAL" diff "$WORK/a.vial" >"$WORK/diff"
+grep -qx "M registry:env/APP_MODE" "$WORK/diff" || fail "vial diff: $(cat "$WORK/diff")"
+grep -qx "A registry:env/EDITOR" "$WORK/diff" || fail "vial diff: $(cat "$WORK/diff")"
+pass "vial diff lists the registry changes (M a packaged value, A a new one)"
+
 # the user's layer lists the change; JSON says where each value comes from
 "$VIAL" reg "$WORK/a.vial" ls --layer user env >"$WORK/user-ls"
 grep -qx "APP_MODE = 'turbo'" "$WORK/user-ls" || fail "ls --layer user: $(cat "$WORK/user-ls")"
