@@ -42,9 +42,9 @@ struct launch {
     char **env_changes;  /* what env changed: given back to host tools (vial_reg_env_build) */
 };
 
-/* The interposer sits beside the vial binary (build tree) or in
- * ../lib/vial (installed). */
-static int find_preload(char *out, size_t size)
+/* What vial loads into applications sits beside the vial binary (build
+ * tree) or in ../lib/vial (installed): the file named relative there. */
+static int find_beside_vial(char *out, const char *name)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -52,38 +52,24 @@ static int find_preload(char *out, size_t size)
         return vial_error_set(-errno, "cannot find the vial binary: %s", strerror(errno));
     self[n] = '\0';
     *strrchr(self, '/') = '\0';
-    const char *candidates[] = {"libvial-preload.so", "../lib/vial/libvial-preload.so"};
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+    const char *directories[] = {"", "../lib/vial/"};
+    for (size_t i = 0; i < sizeof directories / sizeof directories[0]; i++) {
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", self, candidates[i]);
+        snprintf(path, sizeof path, "%s/%s%s", self, directories[i], name);
         if (access(path, R_OK) == 0 && realpath(path, out))
             return 0;
     }
-    (void)size;
-    return vial_error_set(-ENOENT, "libvial-preload.so is not beside %s/vial: rebuild vial", self);
+    return vial_error_set(-ENOENT, "%s is not beside %s/vial: rebuild vial", name, self);
 }
 
-/* The directory of the GSettings backend module, beside the vial binary
- * like the interposer; "" if vial was built without GLib. */
-static void find_gio_modules(char *out, size_t size)
+/* The directory of the GSettings backend module; "" if vial was built
+ * without GLib. */
+static void find_gio_modules(char *out)
 {
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    out[0] = '\0';
-    if (n <= 0)
-        return;
-    self[n] = '\0';
-    *strrchr(self, '/') = '\0';
-    const char *candidates[] = {"gio-modules", "../lib/vial/gio-modules"};
-    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s/libvial-gsettings.so", self, candidates[i]);
-        if (access(path, R_OK) == 0 && realpath(path, out)) {
-            *strrchr(out, '/') = '\0';
-            return;
-        }
-    }
-    (void)size;
+    if (find_beside_vial(out, "gio-modules/libvial-gsettings.so") < 0)
+        out[0] = '\0';
+    else
+        *strrchr(out, '/') = '\0';
 }
 
 /* Writes bytes to path unless a file is there already (content-addressed
@@ -133,7 +119,7 @@ static int launch_defaults(struct vial_hive **out)
 {
     char modules[PATH_MAX];
     struct vial_reg_value *backend = NULL, *path = NULL;
-    find_gio_modules(modules, sizeof modules);
+    find_gio_modules(modules);
     int rc = vial_hive_new(out);
     if (rc == 0)
         rc = vial_reg_value_string(&backend, modules[0] ? "vial" : "memory");
@@ -339,7 +325,7 @@ static int prepare(struct launch *l, const char *image)
     if (!realpath(image, l->image_path))
         return vial_error_set(-errno, "%s: %s", image, strerror(errno));
     if ((rc = vial_dirs_get(&l->dirs)) < 0 || (rc = vial_mkdir_p(l->dirs.cache, 0700)) < 0 ||
-        (rc = open_verified(l)) < 0 || (rc = find_preload(l->preload, sizeof l->preload)) < 0)
+        (rc = open_verified(l)) < 0 || (rc = find_beside_vial(l->preload, "libvial-preload.so")) < 0)
         return rc;
     const void *text;
     uint64_t length;
