@@ -268,9 +268,14 @@ static int handle_env(struct parse_state *state, const char *key, const char *va
             text = value + strlen(verbs[i].verb);
             text += strspn(text, " \t");
         }
-    if ((operation == VIAL_ENV_PREPEND || operation == VIAL_ENV_APPEND) && !*text)
+    /* a verb alone is a mistake, not the word as a value (write "set prepend") */
+    const char *bare = strcmp(value, "prepend") == 0 ? "prepend"
+                       : strcmp(value, "append") == 0 ? "append"
+                       : strcmp(value, "set") == 0    ? "set"
+                       : NULL;
+    if (bare || ((operation == VIAL_ENV_PREPEND || operation == VIAL_ENV_APPEND) && !*text))
         return vial_error_set(VIAL_EMANIFEST, "line %u: nothing to %s to '%s'", state->line,
-                              operation == VIAL_ENV_PREPEND ? "prepend" : "append", key);
+                              bare ? bare : operation == VIAL_ENV_PREPEND ? "prepend" : "append", key);
     struct vial_manifest_env *grown = realloc(m->env, (m->env_count + 1) * sizeof *grown);
     if (!grown)
         return vial_error_set(-ENOMEM, "out of memory");

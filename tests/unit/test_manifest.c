@@ -40,6 +40,40 @@ Test(manifest, state_group_and_default_entry_can_be_set)
     vial_manifest_free(m);
 }
 
+Test(manifest, env_lines_say_their_operation)
+{
+    struct vial_manifest *m;
+    cr_assert_eq(parse(&m, "[package]\nname=a\nversion=1\n[env]\nAPP_HOME = /opt/a\n"
+                           "PATH = prepend /opt/a/bin\nLD_LIBRARY_PATH = append  /opt/a/lib\n"
+                           "OLD = unset\nODD = set prepend me\n_X2 =\n"),
+                 0, "%s", vial_error_last());
+    cr_assert_eq(m->env_count, 6);
+    struct { const char *name, *text; enum vial_env_operation operation; unsigned line; } want[] = {
+        {"APP_HOME", "/opt/a", VIAL_ENV_SET, 5},   {"PATH", "/opt/a/bin", VIAL_ENV_PREPEND, 6},
+        {"LD_LIBRARY_PATH", "/opt/a/lib", VIAL_ENV_APPEND, 7}, {"OLD", "", VIAL_ENV_UNSET, 8},
+        {"ODD", "prepend me", VIAL_ENV_SET, 9},    {"_X2", "", VIAL_ENV_SET, 10}};
+    for (size_t i = 0; i < 6; i++) {
+        cr_expect_str_eq(m->env[i].name, want[i].name);
+        cr_expect_str_eq(m->env[i].text, want[i].text, "%s", want[i].name);
+        cr_expect_eq(m->env[i].operation, want[i].operation, "%s", want[i].name);
+        cr_expect_eq(m->env[i].line, want[i].line, "%s", want[i].name);
+    }
+    vial_manifest_free(m);
+}
+
+Test(manifest, registry_lines_are_kept_with_their_line)
+{
+    struct vial_manifest *m;
+    cr_assert_eq(parse(&m, "[package]\nname=a\nversion=1\n[registry]\n"
+                           "gsettings/org/x/clock = '24h'\nk/n = @as []\n"),
+                 0, "%s", vial_error_last());
+    cr_assert_eq(m->registry_count, 2);
+    cr_expect_str_eq(m->registry[0].path, "gsettings/org/x/clock");
+    cr_expect_str_eq(m->registry[0].value, "'24h'");
+    cr_expect_eq(m->registry[1].line, 6);
+    vial_manifest_free(m);
+}
+
 struct bad_case {
     const char *text;
     const char *message;
@@ -47,6 +81,12 @@ struct bad_case {
 
 static const struct bad_case bad_cases[] = {
     {"[package]\nname = a\nversion = 1\nbogus = 1\n", "line 4: unknown key 'bogus'"},
+    {"[package]\nname=a\nversion=1\n[env]\n9X = 1\n", "line 5: '9X' is not a variable name"},
+    {"[package]\nname=a\nversion=1\n[env]\nA-B = 1\n", "line 5: 'A-B' is not a variable name"},
+    {"[package]\nname=a\nversion=1\n[env]\nX = 1\nX = 2\n", "line 6: 'X' given twice in [env]"},
+    {"[package]\nname=a\nversion=1\n[env]\nX = prepend \n", "line 5: nothing to prepend to 'X'"},
+    {"[package]\nname=a\nversion=1\n[env]\n[env]\n", "line 5: [env] appears twice"},
+    {"[package]\nname=a\nversion=1\n[registry]\nk/n = 1\nk/n = 2\n", "line 6: 'k/n' given twice in [registry]"},
     {"[package]\nname = a\nname = b\nversion = 1\n", "line 3: 'name' given twice"},
     {"[package]\nversion = 1\n", "no 'name'"},
     {"[package]\nname = a\n", "no 'version'"},
