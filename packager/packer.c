@@ -64,6 +64,7 @@ static void node_free(struct pack_node *node)
     free(node->source_path);
     free(node->children);
     free(node->pieces);
+    free(node->content);
 }
 
 void vial_packer_free(struct vial_packer *packer)

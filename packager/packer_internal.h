@@ -9,6 +9,9 @@
 /* Sizes chosen by measurement (docs/image-format.md, "Chunking"). */
 #define PACK_TINY_FILE_MAX (8u * 1024u)      /* smaller files go to solid blocks */
 #define PACK_SMALL_FILE_MAX (128u * 1024u)   /* smaller files get a frame of their own */
+/* Small files read by the hash pass are kept for the compress pass up to
+ * this many bytes in all, so that each is read and hashed once. */
+#define PACK_CONTENT_CACHE_MAX ((size_t)512u << 20)
 #define PACK_BLOCK_MIN (16u * 1024u)         /* a block may close after this ... */
 #define PACK_BLOCK_MAX (64u * 1024u)         /* ... and must close after this */
 #define PACK_BLOCK_CUT_MASK 3u               /* ... closes after 1 in 4 paths */
@@ -71,6 +74,7 @@ struct pack_node {
     uint32_t same_content_as; /* node with identical content hashed first */
     struct pack_piece *pieces;
     uint32_t piece_count;
+    uint8_t *content; /* a small file's bytes, kept from the hash pass (or NULL) */
     uint32_t ref_first, ref_count; /* into packer->refs */
 };
 

@@ -68,6 +68,7 @@ struct writer {
     pthread_mutex_t lock;
     pthread_cond_t changed;
     atomic_uint next_job;
+    atomic_size_t cached_bytes; /* of small files' content kept by the hash pass */
     uint32_t next_write; /* compress: first chunk not yet written */
     int failed;
     int rc;
@@ -140,11 +141,33 @@ static int run_workers(struct writer *w, void *(*work)(void *))
 
 /* ------------------------------------------------------------ 1. hashing */
 
-static int hash_file(struct pack_node *node, uint8_t *buffer)
+/* A small file read once: kept in node->content for the compress pass
+ * while the cache has room. 1 if kept, 0 if not, or an error. */
+static int keep_small_file(struct writer *w, struct pack_node *node)
+{
+    size_t size = (size_t)node->size;
+    if (atomic_fetch_add(&w->cached_bytes, size) + size > PACK_CONTENT_CACHE_MAX ||
+        !(node->content = malloc(size))) {
+        atomic_fetch_sub(&w->cached_bytes, size);
+        return 0;
+    }
+    int fd = -1;
+    int rc = vial_pack_node_read(node, &fd, node->content, size, 0);
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        return rc;
+    vial_hash(node->content_hash, node->content, size);
+    return 1;
+}
+
+static int hash_file(struct writer *w, struct pack_node *node, uint8_t *buffer)
 {
     struct vial_hasher file_hasher, piece_hasher;
     int fd = -1, rc = 0;
     int chunked = node->size >= PACK_SMALL_FILE_MAX;
+    if (!chunked && node->size > 0 && (rc = keep_small_file(w, node)) != 0)
+        return rc < 0 ? rc : 0;
     uint64_t piece_start = 0, gear = 0;
     uint32_t piece_capacity = 0;
     vial_hasher_init(&file_hasher);
@@ -212,7 +235,7 @@ static void *hash_worker(void *arg)
         struct pack_node *node = &packer->nodes[i];
         if (node->type != VIAL_ENTRY_REGULAR)
             continue;
-        int rc = hash_file(node, buffer);
+        int rc = hash_file(w, node, buffer);
         if (rc < 0) {
             record_failure(w, rc);
             break;
@@ -420,6 +443,11 @@ static int fill_chunk(struct writer *w, struct planned_chunk *c, uint8_t *raw)
     uint32_t position = 0;
     for (uint32_t m = 0; m < c->member_count; m++) {
         struct pack_node *node = &packer->nodes[c->members[m]];
+        if (node->content) { /* the very bytes that were hashed */
+            memcpy(raw + position, node->content, (size_t)node->size);
+            position += (uint32_t)node->size;
+            continue;
+        }
         int fd = -1;
         rc = vial_pack_node_read(node, &fd, raw + position, (size_t)node->size, 0);
         if (fd >= 0)
@@ -625,6 +653,7 @@ static int train_dictionary(struct writer *w)
         const struct pack_node *node = &packer->nodes[order[k]];
         if (used + node->size > PACK_SAMPLE_MAX)
             continue;
+        /* (not node->content: the hash pass fills it while this runs) */
         int fd = -1;
         rc = vial_pack_node_read(node, &fd, samples + used, (size_t)node->size, 0);
         if (fd >= 0)

@@ -187,7 +187,9 @@ static int changing_read(void *payload, void *buf, size_t length, uint64_t offse
     return 0;
 }
 
-Test(packer, a_file_changing_while_packing_is_refused)
+/* A large file is read twice (hashed, then cut into chunks): a change in
+ * between is caught. */
+Test(packer, a_large_file_changing_while_packing_is_refused)
 {
     char *dir = testlib_mkdtemp("changing");
     char out[4096];
@@ -195,11 +197,44 @@ Test(packer, a_file_changing_while_packing_is_refused)
     struct vial_packer *packer = new_packer(1);
     int calls = 0;
     struct vial_pack_entry e = {.path = "moving", .type = VIAL_ENTRY_REGULAR, .mode = 0644,
-                                .read = changing_read, .payload = &calls, .size = 1000};
+                                .read = changing_read, .payload = &calls, .size = 256 * 1024};
     cr_assert_eq(vial_packer_add(packer, &e), 0);
     cr_assert_eq(vial_packer_write(packer, out, NULL), VIAL_EINVALID);
     cr_assert(strstr(vial_error_last(), "changed while packing"), "%s", vial_error_last());
     vial_packer_free(packer);
+    testlib_rm_rf(dir);
+    free(dir);
+}
+
+/* A small file is read once: what was hashed is what is stored, even if
+ * the file changes afterwards. */
+Test(packer, a_small_file_is_read_once)
+{
+    char *dir = testlib_mkdtemp("small-once");
+    char out[4096];
+    snprintf(out, sizeof out, "%s/s.vial", dir);
+    struct vial_packer *packer = new_packer(1);
+    int calls = 0;
+    struct vial_pack_entry e = {.path = "small", .type = VIAL_ENTRY_REGULAR, .mode = 0644,
+                                .read = changing_read, .payload = &calls, .size = 1000};
+    cr_assert_eq(vial_packer_add(packer, &e), 0);
+    cr_assert_eq(vial_packer_write(packer, out, NULL), 0, "%s", vial_error_last());
+    cr_assert_eq(calls, 1, "read %d times", calls);
+    vial_packer_free(packer);
+    struct vial_image *image;
+    struct vial_reader *reader;
+    uint32_t index;
+    char content[1000], expected[1000];
+    memset(expected, 'a', sizeof expected);
+    cr_assert_eq(vial_image_open_path(&image, out, VIAL_OPEN_VERIFY_METADATA), 0);
+    cr_assert_eq(vial_image_lookup(&index, image, "small"), 0);
+    cr_assert_eq(vial_reader_new(&reader, image), 0);
+    size_t got = 0;
+    cr_assert_eq(vial_reader_pread(&got, reader, index, content, sizeof content, 0), 0);
+    cr_assert_eq(got, sizeof content);
+    cr_assert(memcmp(content, expected, sizeof content) == 0);
+    vial_reader_free(reader);
+    vial_image_close(image);
     testlib_rm_rf(dir);
     free(dir);
 }
