@@ -181,6 +181,9 @@ static int transact(struct vial_reg *reg, int (*change)(struct vial_hive *, cons
     if (!reg->delta_path)
         return vial_error_set(-EROFS, "this registry has no user layer");
     int lock = open(reg->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    /* the state was reset (its directory deleted) under a running app */
+    if (lock < 0 && errno == ENOENT && vial_mkdir_p(reg->directory, 0700) == 0)
+        lock = open(reg->lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lock < 0)
         return vial_error_set(-errno, "cannot open %s: %s", reg->lock_path, strerror(errno));
     int rc;
@@ -257,6 +260,8 @@ out:
     vial_reg_close(reg);
     return rc;
 }
+
+int vial_reg_has_user_layer(const struct vial_reg *reg) { return reg->delta_path != NULL; }
 
 void vial_reg_close(struct vial_reg *reg)
 {

@@ -206,6 +206,9 @@ int vial_reg_open(struct vial_reg **out, const char *delta_path,
                   const struct vial_hive *defaults);
 void vial_reg_close(struct vial_reg *reg);
 
+/* 1 if the registry has a user layer (it was opened with a delta path). */
+int vial_reg_has_user_layer(const struct vial_reg *reg);
+
 /* The value of (key, name) in layer; -ENOENT if it has none there (also
  * when a deletion marker hides it, which for VIAL_REG_LAYER_USER is
  * reported as -ENOENT with *deleted set when deleted is not NULL). */

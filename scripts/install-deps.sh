@@ -6,6 +6,7 @@ set -euo pipefail
 build_packages=(
     build-essential cmake ninja-build pkg-config
     libzstd-dev libsodium-dev libinih-dev libcjson-dev uthash-dev libffi-dev
+    libglib2.0-dev     # the GSettings backend module (without it: settings in memory)
 )
 test_packages=(
     libcriterion-dev   # unit tests
@@ -15,6 +16,8 @@ test_packages=(
     passwd util-linux  # useradd and setpriv, for the unprivileged test user
     diffutils
     jq procps          # vial state --json and pgrep in the copy-on-write app tests
+    libglib2.0-bin dconf-gsettings-backend dconf-service dbus-daemon
+    gsettings-desktop-schemas  # the host's real dconf, the control of test_gsettings.sh
 )
 
 packages=("${build_packages[@]}")

@@ -16,12 +16,12 @@ stage=$(mktemp -d /tmp/vial-as-user-XXXXXX)
 trap 'rm -rf "$stage"' EXIT
 mkdir "$stage/tools" "$stage/tests"
 cp "$VIAL" "$stage/tools/vial"
-# the interposer sits beside vial, which finds it there
-[ -e "$(dirname "$VIAL")/libvial-preload.so" ] && cp "$(dirname "$VIAL")/libvial-preload.so" "$stage/tools/"
-# vial run looks for the interposer beside the vial binary
+# vial run looks for the interposer and the GSettings module beside the
+# vial binary
 for lib in "$(dirname "$VIAL")"/libvial-*.so; do
     [ -f "$lib" ] && cp "$lib" "$stage/tools/"
 done
+[ -d "$(dirname "$VIAL")/gio-modules" ] && cp -r "$(dirname "$VIAL")/gio-modules" "$stage/tools/"
 for tool in "$TOOLS"/treecmp "$TOOLS"/make-* "$TOOLS"/replay-* "$TOOLS"/probe-* "$TOOLS"/posix-suite; do
     [ -x "$tool" ] && cp "$tool" "$stage/tools/"
 done
