@@ -10,7 +10,7 @@
  *
  * The same file serves the libFuzzer binary (fuzz-image) and the corpus
  * replay driver (replay-image, with replay_main.c), which also uses
- * fuzz_image_check() for its --expect-error mode.
+ * fuzz_target_check() for its --expect-error mode.
  *
  * Almost any mutation of a valid image breaks a hash, so the libFuzzer build
  * also gets a custom mutator that usually re-seals the mutated image
@@ -35,7 +35,7 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size, unsi
 /* Provided by libFuzzer; absent (NULL) in the replay driver, which never
  * calls the custom mutator. */
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size) __attribute__((weak));
-int fuzz_image_check(const uint8_t *data, size_t size, char *message, size_t message_size);
+int fuzz_target_check(const uint8_t *data, size_t size, char *message, size_t message_size);
 
 /* Sink for the bytes the accessors hand out: touching them makes ASan check
  * that every pointer and length really lies inside the input. */
@@ -350,7 +350,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
-int fuzz_image_check(const uint8_t *data, size_t size, char *message, size_t message_size)
+int fuzz_target_check(const uint8_t *data, size_t size, char *message, size_t message_size)
 {
     uint8_t *copy = copy_input(data, size);
     struct vial_image *image = NULL;

@@ -1,8 +1,8 @@
 /*
  * replay_main.c - runs a fuzz target's entry point over a corpus, without
  * libFuzzer, so that ordinary CI (and a sanitizer build) replays every
- * input. Linked with fuzz_image.c (replay-image) or fuzz_manifest.c
- * (replay-manifest).
+ * input. Linked with one target: fuzz_image.c (replay-image),
+ * fuzz_manifest.c, fuzz_delta.c or fuzz_hive.c.
  *
  *   replay-TARGET [--expect-error] FILE|DIR...
  *
@@ -21,9 +21,10 @@
 #include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-/* Defined only by fuzz_image.c: 0 if the image is accepted (opened and
- * verified with its chunks), <0 if rejected, with the message copied out. */
-int fuzz_image_check(const uint8_t *data, size_t size, char *message, size_t message_size)
+/* Defined by the targets that support --expect-error (fuzz_image.c,
+ * fuzz_hive.c): 0 if the input is accepted, <0 if rejected, with the
+ * message copied out. */
+int fuzz_target_check(const uint8_t *data, size_t size, char *message, size_t message_size)
     __attribute__((weak));
 
 #define REPLAY_MAX_INPUT (256u * 1024u * 1024u)
@@ -95,7 +96,7 @@ static void replay_file(struct replay *r, const char *path)
     r->inputs++;
     if (r->expect_error) {
         char message[1024] = "";
-        rc = fuzz_image_check(data, size, message, sizeof message);
+        rc = fuzz_target_check(data, size, message, sizeof message);
         if (rc == 0) {
             printf("%s: ACCEPTED, but an error was expected\n", path);
             r->failures++;
@@ -187,8 +188,8 @@ int main(int argc, char **argv)
     }
     if (first >= argc)
         return usage(r.program);
-    if (r.expect_error && !fuzz_image_check) {
-        fprintf(stderr, "%s: --expect-error is only supported by the image target\n", r.program);
+    if (r.expect_error && !fuzz_target_check) {
+        fprintf(stderr, "%s: --expect-error is only supported by the image and hive targets\n", r.program);
         return 2;
     }
     for (int i = first; i < argc; i++)

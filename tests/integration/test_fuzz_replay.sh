@@ -64,6 +64,16 @@ expect_status 0 "$TOOLS/replay-delta" "$WORK/delta"
 grep -qF "$delta_count inputs" "$WORK/stdout" || { cat "$WORK/stdout"; fail "replay-delta count"; }
 pass "replay-delta: $delta_count tables and policy lines"
 
+# The registry: binary hives, text hives and value texts.
+"$TOOLS/make-hive-corpus" "$WORK/hive" >"$WORK/hive.log" || { cat "$WORK/hive.log"; fail "make-hive-corpus"; }
+hive_count=$(find "$WORK/hive" -type f | wc -l)
+[ "$hive_count" -ge 60 ] || fail "make-hive-corpus wrote only $hive_count seeds"
+expect_status 0 "$TOOLS/replay-hive" "$WORK/hive"
+grep -qF "$hive_count inputs" "$WORK/stdout" || { cat "$WORK/stdout"; fail "replay-hive count"; }
+expect_status 0 "$TOOLS/replay-hive" --expect-error "$WORK/hive"/truncated-* "$WORK/hive"/flipped-* \
+    "$WORK/hive/body-size-lies.hive" "$WORK/hive/text-bad-line.txt"
+pass "replay-hive: $hive_count hives, text hives and values; every damaged hive rejected"
+
 # The corpus is deterministic.
 "$TOOLS/make-image-corpus" "$WORK/again" >/dev/null
 diff -r "$corpus" "$WORK/again" >/dev/null || fail "make-image-corpus output differs between runs"
