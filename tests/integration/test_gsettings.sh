@@ -66,7 +66,9 @@ in_b() { "$VIAL" run "$WORK/b.vial" gsettings -- "$@"; }
 # with the vial backend loaded.
 start_monitor() {
     : >"$WORK/monitor.out"
-    stdbuf -oL "$VIAL" run "$WORK/a.vial" gsettings -- monitor org.vial.test >"$WORK/monitor.out" 2>&1 &
+    # stdbuf inside the bubble: vial itself may be an ASan build, which
+    # refuses a preloaded library ahead of its runtime
+    "$VIAL" exec "$WORK/a.vial" -- stdbuf -oL /usr/bin/gsettings monitor org.vial.test >"$WORK/monitor.out" 2>&1 &
     local vial_pid=$!
     EXTRA_PIDS+=("$vial_pid")
     monitor=
