@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "registry.h"
 
 /* ------------------------------------------------------------------ info */
 
@@ -71,15 +72,21 @@ int cmd_info(int argc, char **argv)
     struct vial_image *image = NULL;
     struct vial_manifest *m = NULL;
     struct image_totals t;
+    struct vial_hive *hive = NULL;
     int rc = cli_open_image(&image, path);
     if (rc == 0)
         rc = load_manifest(&m, image);
     if (rc == 0)
         rc = count_entries(&t, image);
+    if (rc == 0)
+        rc = cli_package_hive(&hive, image);
     if (rc < 0) {
+        vial_manifest_free(m);
         vial_image_close(image);
         return cli_fail(rc);
     }
+    size_t registry_values = vial_hive_count(hive);
+    vial_hive_free(hive);
     const struct vial_image_header *h = vial_image_header(image);
     const void *data;
     uint64_t stored = 0;
@@ -108,6 +115,7 @@ int cmd_info(int argc, char **argv)
         cJSON_AddNumberToObject(o, "image_bytes", (double)size);
         cJSON_AddNumberToObject(o, "chunks", vial_image_chunk_count(image));
         cJSON_AddNumberToObject(o, "ratio", size ? (double)t.raw_bytes / (double)size : 0);
+        cJSON_AddNumberToObject(o, "registry_values", (double)registry_values);
         add_string(o, "image_hash", hex);
         add_string(o, "signature", signature);
         for (size_t i = 0; i < m->entry_count; i++) {
@@ -145,6 +153,8 @@ int cmd_info(int argc, char **argv)
                stored_text, vial_image_chunk_count(image), image_text,
                size ? (double)t.raw_bytes / (double)size : 0);
         printf("image hash:  %s\n", hex);
+        if (registry_values)
+            printf("registry:    %zu values (vial reg %s ls)\n", registry_values, path);
         for (size_t i = 0; i < m->entry_count; i++)
             printf("entry:       %s%s -> %s%s%s\n", m->entries[i].name,
                    m->default_entry && strcmp(m->default_entry, m->entries[i].name) == 0

@@ -68,7 +68,9 @@ sed -e 's/appa/appb/g' -e 's/fast/slow/' "$WORK/a.ini" >"$WORK/b.ini"
 "$VIAL" pack "$WORK/a" -o "$WORK/a.vial" --manifest "$WORK/a.ini" --registry "$WORK/a.reg" >/dev/null
 "$VIAL" pack "$WORK/b" -o "$WORK/b.vial" --manifest "$WORK/b.ini" >/dev/null
 expect_status 0 "$VIAL" verify "$WORK/a.vial"
-pass "pack with [env], [registry] and --registry; verify ok"
+count=$("$VIAL" info --json "$WORK/a.vial" | python3 -c 'import json, sys; print(json.load(sys.stdin)["registry_values"])')
+[ "$count" = 8 ] || fail "vial info counts $count registry values, expected 8 (4 + [registry] + 3 [env])"
+pass "pack with [env], [registry] and --registry; verify ok; info counts 8 values"
 
 # the registry section is covered by the root hash: damage one byte of it
 cp "$WORK/a.vial" "$WORK/damaged.vial"
