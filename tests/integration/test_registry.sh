@@ -91,11 +91,11 @@ grep -qx "PATH=/opt/appa/bin:$HOST_PATH" <<<"$out" || fail "PATH not prepended: 
 pass "the package's environment: set with references, prepend (its program found by name), unset"
 
 # a host tool gets the host's environment back
-out=$(OLDVAR=host-value "$VIAL" exec "$WORK/a.vial" -- sh -c 'echo "inside PATH=$PATH"; /usr/bin/env')
+out=$(OLDVAR='host value %41=' "$VIAL" exec "$WORK/a.vial" -- sh -c 'echo "inside PATH=$PATH"; /usr/bin/env')
 grep -qx "inside PATH=/opt/appa/bin:$HOST_PATH" <<<"$out" || fail "the shell lacks the package PATH: $out"
 grep -qx "PATH=$HOST_PATH" <<<"$out" || fail "the host tool did not get the host's PATH: $out"
 grep -q "^APP_HOME=" <<<"$out" && fail "the host tool sees the package's APP_HOME"
-grep -qx "OLDVAR=host-value" <<<"$out" || fail "the host tool lacks the host's OLDVAR: $out"
+grep -qx "OLDVAR=host value %41=" <<<"$out" || fail "the host tool lacks the host's OLDVAR: $out"
 grep -q "^GSETTINGS_BACKEND=" <<<"$out" && fail "the host tool sees vial's GSETTINGS_BACKEND"
 grep -q "^LD_PRELOAD=" <<<"$out" && fail "the host tool runs with the interposer"
 pass "a host tool sees the host's PATH and OLDVAR, without the package's variables"
