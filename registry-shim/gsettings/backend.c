@@ -28,7 +28,8 @@ typedef struct {
     GSettingsBackend parent_instance;
     struct vial_hive *package;
     struct vial_reg *reg; /* NULL: no session, or the user's layer is damaged */
-    guint watch;
+    guint watch;          /* the inotify source, once the main loop ran */
+    guint start_watch;    /* the idle source that creates it */
 } VialSettingsBackend;
 
 typedef struct {
@@ -259,6 +260,18 @@ static gboolean on_registry_changed(gint fd, GIOCondition condition, gpointer da
     return G_SOURCE_CONTINUE;
 }
 
+static gboolean start_watching(gpointer data)
+{
+    VialSettingsBackend *self = data;
+    self->start_watch = 0;
+    int fd = vial_reg_watch_fd(self->reg);
+    if (fd >= 0) {
+        self->watch = g_unix_fd_add(fd, G_IO_IN, on_registry_changed, self);
+        on_registry_changed(fd, G_IO_IN, self); /* what changed before the watch */
+    }
+    return G_SOURCE_REMOVE;
+}
+
 /* ------------------------------------------------------------- session */
 
 /* The registry= and hive= lines of the session file the launcher wrote. */
@@ -315,14 +328,17 @@ static void vial_settings_backend_init(VialSettingsBackend *self)
         vial_reg_open(&self->reg, NULL, layers, self->package ? 1 : 0, NULL);
         return;
     }
-    int fd = vial_reg_watch_fd(self->reg);
-    if (fd >= 0)
-        self->watch = g_unix_fd_add(fd, G_IO_IN, on_registry_changed, self);
+    /* The watch waits for the main loop: a program that never runs one
+     * (gsettings get) cannot receive change signals anyway, and closing an
+     * inotify instance at exit costs the kernel milliseconds. */
+    self->start_watch = g_idle_add(start_watching, self);
 }
 
 static void vial_settings_backend_finalize(GObject *object)
 {
     VialSettingsBackend *self = (VialSettingsBackend *)object;
+    if (self->start_watch)
+        g_source_remove(self->start_watch);
     if (self->watch)
         g_source_remove(self->watch);
     vial_reg_close(self->reg);
