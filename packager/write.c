@@ -459,7 +459,12 @@ static int fill_chunk(struct writer *w, struct planned_chunk *c, uint8_t *raw)
             return vial_error_set(VIAL_EINVALID, "/%s: file changed while packing", node->path);
         position += (uint32_t)node->size;
     }
-    vial_hash(c->hash, raw, c->raw_length);
+    /* a chunk of one whole file is named by the file's hash, the same
+     * BLAKE2b-256 of the same bytes */
+    if (c->member_count == 1 && position == c->raw_length)
+        memcpy(c->hash, packer->nodes[c->members[0]].content_hash, VIAL_HASH_LEN);
+    else
+        vial_hash(c->hash, raw, c->raw_length);
     return 0;
 }
 
