@@ -106,6 +106,23 @@ static void close_command(struct reg_command *c)
     vial_image_close(c->image);
 }
 
+/* Changes go to the user's layer only. */
+static int refuse_read_only_layer(const struct reg_command *c)
+{
+    if (c->layer == VIAL_REG_LAYER_PACKAGE || c->layer == VIAL_REG_LAYER_DEFAULTS)
+        return vial_error_set(-EROFS, "only the user layer can be changed (the package's is in the image)");
+    return 0;
+}
+
+/* KEY without a trailing '/' ("" for none) into out (VIAL_REG_KEY_MAX + 2). */
+static void trim_key(char *out, const char *key)
+{
+    snprintf(out, VIAL_REG_KEY_MAX + 2, "%s", key ? key : "");
+    size_t n = strlen(out);
+    if (n && out[n - 1] == '/')
+        out[n - 1] = '\0';
+}
+
 /* "KEY/" or a key without a value name: the key; else "KEY/NAME". */
 static int split_path(char *key, char *name, const char *path, int *is_key)
 {
@@ -169,10 +186,7 @@ static int reg_ls(struct reg_command *c, const char *key)
 {
     struct listing_output out = {c->json ? cJSON_CreateArray() : NULL, c->json};
     char trimmed[VIAL_REG_KEY_MAX + 2];
-    snprintf(trimmed, sizeof trimmed, "%s", key ? key : "");
-    size_t n = strlen(trimmed);
-    if (n && trimmed[n - 1] == '/')
-        trimmed[n - 1] = '\0';
+    trim_key(trimmed, key);
     int rc = vial_reg_list(c->reg, c->layer, trimmed, print_item, &out);
     if (rc == 0 && trimmed[0] && !c->json) {
         cJSON_Delete(out.array);
@@ -216,8 +230,8 @@ static int reg_get(struct reg_command *c, const char *path)
 static int reg_set(struct reg_command *c, const char *path, const char *text)
 {
     char key[VIAL_REG_KEY_MAX + 1], name[VIAL_REG_NAME_MAX + 1];
-    if (c->layer != VIAL_REG_LAYER_ALL && c->layer != VIAL_REG_LAYER_USER)
-        return vial_error_set(-EROFS, "only the user layer can be changed (the package's is in the image)");
+    if (refuse_read_only_layer(c) < 0)
+        return -EROFS;
     if (vial_reg_path_split(key, name, path) < 0)
         return VIAL_EVALUE;
     /* the type: --type, else the value's current one, else what the text says */
@@ -241,8 +255,8 @@ static int reg_rm(struct reg_command *c, const char *path)
     int is_key;
     if (split_path(key, name, path, &is_key) < 0)
         return VIAL_EVALUE;
-    if (c->layer == VIAL_REG_LAYER_PACKAGE || c->layer == VIAL_REG_LAYER_DEFAULTS)
-        return vial_error_set(-EROFS, "only the user layer can be changed (the package's is in the image)");
+    if (refuse_read_only_layer(c) < 0)
+        return -EROFS;
     /* a path that names no value may name a key */
     if (!is_key) {
         struct vial_reg_value *value = NULL;
@@ -266,10 +280,7 @@ static int reg_rm(struct reg_command *c, const char *path)
 static int reg_export(struct reg_command *c, const char *key)
 {
     char trimmed[VIAL_REG_KEY_MAX + 2];
-    snprintf(trimmed, sizeof trimmed, "%s", key ? key : "");
-    size_t n = strlen(trimmed);
-    if (n && trimmed[n - 1] == '/')
-        trimmed[n - 1] = '\0';
+    trim_key(trimmed, key);
     struct vial_hive *snapshot = NULL;
     char *text = NULL;
     int rc = vial_reg_snapshot(&snapshot, c->reg, c->layer, trimmed);
@@ -287,8 +298,8 @@ static int reg_export(struct reg_command *c, const char *key)
 
 static int reg_import(struct reg_command *c, const char *file)
 {
-    if (c->layer == VIAL_REG_LAYER_PACKAGE || c->layer == VIAL_REG_LAYER_DEFAULTS)
-        return vial_error_set(-EROFS, "only the user layer can be changed (the package's is in the image)");
+    if (refuse_read_only_layer(c) < 0)
+        return -EROFS;
     FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
     if (!f)
         return vial_error_set(-errno, "%s: %s", file, strerror(errno));
