@@ -88,6 +88,38 @@ int vial_packer_add_tree(struct vial_packer *packer, const char *root, const cha
 int vial_packer_write(struct vial_packer *packer, const char *output,
                       struct vial_pack_stats *stats);
 
+/* ---------------------------------------------------------------- import */
+
+/* What a Debian package's control file says (empty for a tar archive). */
+struct vial_import_package {
+    int is_deb;
+    char name[256];
+    char version[256];
+    char summary[256]; /* the first line of Description */
+    char vendor[256];  /* Maintainer */
+};
+
+/*
+ * Unpacks file into directory (which exists and is empty): a Debian package
+ * (.deb, .udeb) through `dpkg-deb --fsys-tarfile`, its control fields into
+ * *package; anything else as a tar archive in any compression GNU tar
+ * detects. Members keep their modes, not their owners. Errors name the file
+ * and the tool that failed (its own message goes to stderr).
+ */
+int vial_import_unpack(struct vial_import_package *package, const char *file, const char *directory);
+
+/*
+ * The manifest of an unpacked tree (malloc'd text for vial_manifest_parse):
+ * package's name, version, summary and vendor; one entry per application
+ * .desktop file in usr/share/applications (its Exec program, Name, Icon),
+ * then per executable in usr/bin, usr/games, usr/local/bin, bin and the
+ * bin directory of each directory in opt. The default entry is the first desktop application, else the
+ * program named like the package, else the first. source is named in a
+ * comment.
+ */
+int vial_import_manifest(char **out, const char *root, const struct vial_import_package *package,
+                         const char *source);
+
 /* Whether a relative symlink target at entry path `path` climbs above the
  * image root ("usr/a" -> "../../x" does). Absolute targets never do: they
  * are resolved inside the image's namespace. */

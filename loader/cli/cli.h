@@ -57,6 +57,9 @@ int cli_policy(struct vial_policy *policy, const struct vial_manifest *m, const 
 int cli_state_prepare(char *out, size_t size, const struct vial_dirs *dirs,
                       const struct vial_manifest *m, const char *image, int fresh);
 const char *cli_home(void);
+/* Removes root and everything below it (read-only directories included);
+ * 0 if root is gone (or never was), else the first -errno. */
+int cli_remove_tree(const char *root);
 
 struct vial_hive;
 struct vial_reg;
@@ -82,5 +85,6 @@ int cmd_state(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_reg(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 #endif

@@ -111,7 +111,7 @@ static int walk_path(const char *root, tree_visitor visit, void *context)
 
 /* Deletes a tree (children first: the walk visits parents first, so
  * directories are removed on the way back). */
-static int remove_tree(const char *root)
+int cli_remove_tree(const char *root)
 {
     int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
@@ -135,7 +135,7 @@ static int remove_tree(const char *root)
         char child[PATH_MAX];
         snprintf(child, sizeof child, "%s/%s", root, e->d_name);
         chmod(child, 0700); /* a read-only directory the app made */
-        int r = remove_tree(child);
+        int r = cli_remove_tree(child);
         if (r < 0)
             rc = r;
     }
@@ -268,7 +268,7 @@ int cli_state_prepare(char *out, size_t size, const struct vial_dirs *dirs,
             snprintf(temp, sizeof temp, "%s/.new-%s.%d", package_dir, m->state_group, (int)getpid());
             snprintf(from_upper, sizeof from_upper, "%s/upper", source);
             snprintf(temp_upper, sizeof temp_upper, "%s/upper", temp);
-            remove_tree(temp);
+            cli_remove_tree(temp);
             if (vial_mkdir_p(temp_upper, 0700) == 0) {
                 struct copy_context c = {.target = open(temp_upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
                 rc = c.target < 0 ? -errno : walk_path(from_upper, copy_entry, &c);
@@ -278,7 +278,7 @@ int cli_state_prepare(char *out, size_t size, const struct vial_dirs *dirs,
                     fprintf(stderr, "vial: %s %s starts from the settings of %s\n", m->name,
                             m->state_group, strrchr(source, '/') + 1);
                 else
-                    remove_tree(temp);
+                    cli_remove_tree(temp);
             }
         }
     }
@@ -598,7 +598,7 @@ int cmd_reset(int argc, char **argv)
         close_package_state(&s);
         return VIAL_EXIT_FAILURE;
     }
-    rc = remove_tree(trash);
+    rc = cli_remove_tree(trash);
     if (rc < 0)
         cli_error("the state was reset, but %s could not be removed completely: %s", trash,
                   strerror(-rc));

@@ -27,6 +27,21 @@ const struct vial_command vial_commands[] = {
      "  -v, --verbose         print a summary when done\n"
      "The same tree always gives a byte-identical image, whatever -j.",
      cmd_pack},
+    {"import", "FILE... -o OUT.vial [--name NAME] [--version VERSION] [--save-manifest FILE] [-l LEVEL] [-j N]",
+     "make an image of Debian packages (.deb) or tar archives",
+     "Unpacks each FILE (a .deb through dpkg-deb, anything else as a tar archive in any\n"
+     "compression tar reads) into one tree and packs it. The manifest is generated: name,\n"
+     "version, summary and vendor from the first .deb's control fields (a tar archive:\n"
+     "named after its file, version 0), one entry point per application .desktop file\n"
+     "and per executable in usr/bin, usr/games, usr/local/bin, bin and opt/*/bin.\n"
+     "Maintainer scripts are not run (that is 'vial sequence'); every entry is recorded\n"
+     "as owned by root.\n"
+     "  -o, --output FILE       image to write (atomically)\n"
+     "      --name, --version   override the package's name and version\n"
+     "      --save-manifest F   write the generated manifest to F, to edit and re-pack\n"
+     "                          the tree with 'vial pack --manifest F'\n"
+     "  -l, --level N, -j, --threads N   as for 'vial pack'",
+     cmd_import},
     {"run", "[--fresh] IMAGE [ENTRY] [-- ARGS...]",
      "run an entry point of a package, without installing it",
      "Starts ENTRY (default: the manifest's default entry) inside the package's bubble:\n"
