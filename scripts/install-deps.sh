@@ -18,6 +18,8 @@ test_packages=(
     jq procps          # vial state --json and pgrep in the copy-on-write app tests
     libglib2.0-bin dconf-gsettings-backend dconf-service dbus-daemon
     gsettings-desktop-schemas  # the host's real dconf, the control of test_gsettings.sh
+    desktop-file-utils         # desktop-file-validate, for vial desktop's entries
+    xz-utils                   # tar archives in test_import.sh
 )
 
 packages=("${build_packages[@]}")

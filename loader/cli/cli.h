@@ -86,5 +86,6 @@ int cmd_diff(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_reg(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_desktop(int argc, char **argv);
 
 #endif

@@ -95,6 +95,13 @@ const struct vial_command vial_commands[] = {
      "  --json      machine-readable output (ls, get)\n"
      "'vial reset IMAGE' deletes every change, the registry's included.",
      cmd_reg},
+    {"desktop", "install|remove IMAGE | list", "publish a package's entry points to the desktop menu",
+     "install writes one freedesktop .desktop file per entry point into\n"
+     "$XDG_DATA_HOME/applications (vial-PACKAGE-ENTRY.desktop) that starts it with\n"
+     "'vial run IMAGE ENTRY', and copies the entry's icon out of the image; it replaces\n"
+     "what an earlier install of the package wrote. remove deletes them; list shows\n"
+     "what is installed.",
+     cmd_desktop},
     {"info", "IMAGE [--json]", "show a package's name, version, sizes and entry points",
      "  --json   machine-readable output", cmd_info},
     {"ls", "IMAGE [PATH] [-l]", "list a directory of an image",
