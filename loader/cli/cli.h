@@ -71,6 +71,13 @@ int cli_package_hive(struct vial_hive **out, const struct vial_image *image);
 int cli_registry_open(struct vial_reg **out, struct vial_hive **package, const struct vial_image *image,
                       const char *state_directory, const struct vial_hive *defaults);
 
+/* Runs argv in the bubble of image with the user's state in
+ * state_directory (created if needed) instead of the package's usual one,
+ * as vial sequence's capture does. Returns the program's exit status, 128 +
+ * signal if it was killed, or a VIAL_EXIT_* code (message printed) if it
+ * could not start. */
+int cli_run_in_bubble(const char *image, const char *state_directory, char **argv);
+
 int cmd_pack(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
@@ -87,5 +94,6 @@ int cmd_reset(int argc, char **argv);
 int cmd_reg(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_desktop(int argc, char **argv);
+int cmd_sequence(int argc, char **argv);
 
 #endif

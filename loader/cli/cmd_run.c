@@ -37,6 +37,8 @@ struct launch {
     char state[PATH_MAX];
     struct vial_policy policy;
     int fresh; /* a new state group starts empty */
+    const char *state_override; /* the user's state here instead (vial sequence's capture) */
+    int keep_signal;            /* report a killed program as 128 + signal, do not die of it */
     char hive[PATH_MAX]; /* the package hive as a file, for the GSettings backend; "" if none */
     char **env;          /* the application's environment (the registry's over the host's) */
     char **env_changes;  /* what env changed: given back to host tools (vial_reg_env_build) */
@@ -289,9 +291,10 @@ static int write_session(struct launch *l)
     const char *home = cli_home();
     int n = snprintf(text, sizeof text,
                      "# vial session\nimage=%s\ncache=%s\nview=%s\npreload=%s\nhost_tools=%s\n"
-                     "state=%s\nhome=%s\npolicy=%s\nregistry=%s/registry.hive\nhive=%s\nhost_env=%s\n",
+                     "state=%s\nhome=%s\npolicy=%s\nregistry=%s/registry.hive\nhive=%s\nhost_env=%s\n"
+                     "capture=%d\n",
                      l->image_path, l->dirs.cache, l->view, l->preload, host_tools, l->state,
-                     home ? home : "", policy, l->state, l->hive, host_env);
+                     home ? home : "", policy, l->state, l->hive, host_env, l->state_override != NULL);
     if (n < 0 || (size_t)n >= sizeof text)
         return vial_error_set(-ENAMETOOLONG, "session too large");
     uint8_t hash[VIAL_HASH_LEN];
@@ -319,6 +322,19 @@ static int write_session(struct launch *l)
     return 0;
 }
 
+/* A state directory of the caller's choice (vial sequence's capture),
+ * made a store as cli_state_prepare makes the user's. */
+static int prepare_state_override(struct launch *l)
+{
+    snprintf(l->state, sizeof l->state, "%s", l->state_override);
+    struct vial_delta *delta = NULL;
+    int rc = vial_mkdir_p(l->state, 0700);
+    if (rc == 0 && (rc = vial_delta_open(&delta, l->state, 1)) < 0)
+        return vial_error_set(rc, "cannot make a store in %s: %s", l->state, strerror(-rc));
+    vial_delta_close(delta);
+    return rc;
+}
+
 static int prepare(struct launch *l, const char *image)
 {
     int rc;
@@ -336,8 +352,9 @@ static int prepare(struct launch *l, const char *image)
         (rc = vial_mkdir_p(l->view, 0700)) < 0)
         return vial_error_set(rc, "cannot create the view directory %s", l->view);
     if ((rc = cli_policy(&l->policy, l->manifest, &l->dirs)) < 0 ||
-        (rc = cli_state_prepare(l->state, sizeof l->state, &l->dirs, l->manifest, l->image_path,
-                                l->fresh)) < 0 ||
+        (rc = l->state_override ? prepare_state_override(l)
+                                : cli_state_prepare(l->state, sizeof l->state, &l->dirs, l->manifest,
+                                                    l->image_path, l->fresh)) < 0 ||
         (rc = publish_package_hive(l)) < 0 || (rc = build_environment(l)) < 0)
         return rc;
     return write_session(l);
@@ -401,8 +418,10 @@ static int launch(struct launch *l, char **argv)
     sigaction(SIGQUIT, &old_quit, NULL);
     if (WIFEXITED(status))
         return WEXITSTATUS(status);
-    /* die the same way, so that a shell sees what the application did */
     int sig = WTERMSIG(status);
+    if (l->keep_signal)
+        return 128 + sig;
+    /* die the same way, so that a shell sees what the application did */
     struct rlimit no_core = {0, 0};
     setrlimit(RLIMIT_CORE, &no_core);
     signal(sig, SIG_DFL);
@@ -496,6 +515,19 @@ static int run_command(const char *command, int argc, char **argv)
     child[n] = NULL;
     int code = launch(l, child);
     free(args_copy);
+    release(l);
+    return code;
+}
+
+int cli_run_in_bubble(const char *image, const char *state_directory, char **argv)
+{
+    struct launch *l = calloc(1, sizeof *l);
+    if (!l)
+        return cli_fail(vial_error_set(-ENOMEM, "out of memory"));
+    l->state_override = state_directory;
+    l->keep_signal = 1;
+    int rc = prepare(l, image);
+    int code = rc < 0 ? cli_fail(rc) : launch(l, argv);
     release(l);
     return code;
 }

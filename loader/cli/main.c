@@ -42,6 +42,23 @@ const struct vial_command vial_commands[] = {
      "                          the tree with 'vial pack --manifest F'\n"
      "  -l, --level N, -j, --threads N   as for 'vial pack'",
      cmd_import},
+    {"sequence", "-o OUT.vial --name NAME --version VERSION [--manifest M] [--exclude PATH]... -- INSTALLER [ARGS]",
+     "run an installer in a capture bubble and pack what it installed",
+     "INSTALLER (and everything it starts) runs in the bubble of an empty package: its\n"
+     "writes outside /tmp, /dev, /proc, /sys, /run and the documents land in a private\n"
+     "capture, never on the host. The capture, without deletions of host files and the\n"
+     "excluded paths, is packed with every entry owned by root; GSettings the installer\n"
+     "wrote become the package's registry. Excluded by default: tmp, var/tmp,\n"
+     "var/cache, var/log, var/lib/apt, var/lib/dpkg, var/backups, etc/ld.so.cache,\n"
+     "home, root, run, dev, proc, sys, */__pycache__ (docs/sequencer.md).\n"
+     "  --exclude PATH      also leave out PATH (a shell pattern of the image path)\n"
+     "  --manifest M        use M instead of a generated manifest (entry points from\n"
+     "                      .desktop files and bin directories, as vial import)\n"
+     "  --save-manifest F   write the manifest used to F\n"
+     "  -l, --level N       zstd level (default 12)\n"
+     "Statically linked and set-id programs the installer runs are not captured:\n"
+     "their writes would reach the host (see docs/running.md).",
+     cmd_sequence},
     {"run", "[--fresh] IMAGE [ENTRY] [-- ARGS...]",
      "run an entry point of a package, without installing it",
      "Starts ENTRY (default: the manifest's default entry) inside the package's bubble:\n"

@@ -109,7 +109,9 @@ static int read_shebang(const char *path, char *interpreter, size_t size, char *
 
 /* Says so in the log when a program cannot be kept in the bubble: set-id
  * programs drop LD_PRELOAD, static ones make raw system calls. */
-static void warn_if_escaping(const char *real, const char *shown)
+/* Whether a program would leave the bubble (set-id, or statically linked:
+ * its system calls bypass the hooks); says so in the log. */
+static int escapes_bubble(const char *real, const char *shown)
 {
     struct stat st;
     unsigned char header[64];
@@ -120,16 +122,18 @@ static void warn_if_escaping(const char *real, const char *shown)
     if (fd >= 0)
         close(fd);
     vial_busy--;
-    if (stat_ok && (st.st_mode & (S_ISUID | S_ISGID)))
+    if (stat_ok && (st.st_mode & (S_ISUID | S_ISGID))) {
         vial_log(1, "%s is set-id: it runs outside the bubble (the kernel drops LD_PRELOAD)",
                  shown);
+        return 1;
+    }
     if (n < (ssize_t)sizeof(Elf64_Ehdr) || memcmp(header, ELFMAG, SELFMAG) != 0)
-        return;
+        return 0;
     /* a static executable has no PT_INTERP; checking that needs the program
      * headers: read them */
     const Elf64_Ehdr *eh = (const void *)header;
     if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_phnum == 0 || eh->e_phnum > 64)
-        return;
+        return 0;
     Elf64_Phdr phdrs[64];
     vial_busy++;
     fd = open(real, O_RDONLY | O_CLOEXEC);
@@ -139,11 +143,37 @@ static void warn_if_escaping(const char *real, const char *shown)
         close(fd);
     vial_busy--;
     if (got != (ssize_t)(eh->e_phnum * sizeof(Elf64_Phdr)))
-        return;
+        return 0;
     for (int i = 0; i < eh->e_phnum; i++)
         if (phdrs[i].p_type == PT_INTERP)
-            return;
+            return 0;
     vial_log(1, "%s is statically linked: its system calls bypass the bubble", shown);
+    return 1;
+}
+
+/* vial sequence's capture: nothing may reach the host. ldconfig (static
+ * in Debian) only rebuilds /etc/ld.so.cache, which is the host's business
+ * and excluded from captures: it is skipped. Any other program that would
+ * escape is refused, with a message on stderr, since the packager must
+ * know (docs/sequencer.md). */
+static int capture_guard(struct exec_plan *plan, const char *shown)
+{
+    const char *base = strrchr(shown, '/') ? strrchr(shown, '/') + 1 : shown;
+    if (strcmp(base, "ldconfig") == 0 || strcmp(base, "ldconfig.real") == 0) {
+        static char *const skip[] = {"true", NULL};
+        int rc = locate(plan->path, sizeof plan->path, plan->script, sizeof plan->script, "/bin/true");
+        memcpy(plan->argv, skip, sizeof skip);
+        vial_log(1, "capture: %s skipped (ld.so.cache is the host's)", shown);
+        return rc;
+    }
+    char message[PATH_MAX + 200];
+    int n = snprintf(message, sizeof message,
+                     "vial sequence: refusing to run %s: it is set-id or statically linked, so its "
+                     "changes would bypass the capture and reach the host\n",
+                     shown);
+    if (n > 0)
+        REAL(write)(2, message, (size_t)n < sizeof message ? (size_t)n : sizeof message - 1);
+    return -EPERM;
 }
 
 /* Plans the exec of `path` with argv: materializes, follows shebangs. */
@@ -186,7 +216,9 @@ static int plan_exec(struct exec_plan *plan, const char *path, char *const argv[
         snprintf(plan->path, sizeof plan->path, "%s", real);
         snprintf(virtual_path, sizeof virtual_path, "%s", shown);
     }
-    warn_if_escaping(plan->path, virtual_path);
+    if (escapes_bubble(plan->path, virtual_path) && vial_session.capture &&
+        (rc = capture_guard(plan, virtual_path)) < 0)
+        return rc;
     vial_log(2, "exec %s -> %s", virtual_path, plan->path);
     return 0;
 }

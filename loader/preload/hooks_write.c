@@ -52,14 +52,15 @@ static int virtualizes_writes(const struct vial_vfs_result *v)
 }
 
 /* Whether a change of existing entry v goes to the host itself: a host
- * entry where the policy is passthrough or merged (or there is no delta),
- * or a passthrough directory the delta only mirrors. */
+ * entry where the policy is passthrough or merged, or a passthrough
+ * directory the delta only mirrors. Never because the delta is missing:
+ * without it, what the policy keeps off the host fails (EROFS) instead. */
 static int lands_on_host(const struct vial_vfs_result *v)
 {
     if (v->kind == VIAL_VFS_UPPER)
         return v->policy == VIAL_ISOLATION_PASSTHROUGH;
     return v->kind == VIAL_VFS_HOST &&
-           (!virtualizes_writes(v) || v->policy == VIAL_ISOLATION_MERGED);
+           (v->policy == VIAL_ISOLATION_PASSTHROUGH || v->policy == VIAL_ISOLATION_MERGED);
 }
 
 /* ------------------------------------------------------------- metadata */
@@ -125,6 +126,8 @@ static int resolve_virtual(struct vial_vfs_result *v, const char *path, int foll
  * from what the app sees there. */
 static int upper_directory(const char *path)
 {
+    if (!vial_session.delta)
+        return -EROFS;
     if (strcmp(path, "/") == 0)
         return 0;
     if (vial_delta_lookup(vial_session.delta, vial_delta_hash_path(path)) & VIAL_DELTA_DIR)
@@ -203,6 +206,8 @@ static int copy_up(const struct vial_vfs_result *v, int with_contents)
 {
     char parent[PATH_MAX], source[PATH_MAX];
     struct stat st;
+    if (!vial_session.delta)
+        return -EROFS; /* the delta could not be opened: nothing may change */
     int rc = parent_of(parent, sizeof parent, v->path);
     if (rc == 0)
         rc = upper_directory(parent);
@@ -520,8 +525,9 @@ static int new_target_resolved(struct target *t, int *exists, int *was_whiteout)
     }
     int host_parent = p->kind == VIAL_VFS_HOST ||
                       (p->kind == VIAL_VFS_UPPER && p->policy == VIAL_ISOLATION_PASSTHROUGH);
-    int host_write = (host_parent && v->policy == VIAL_ISOLATION_MERGED) || !virtualizes_writes(v);
-    int refused = !host_parent && !virtualizes_writes(v);
+    int host_write = host_parent && (v->policy == VIAL_ISOLATION_MERGED ||
+                                     v->policy == VIAL_ISOLATION_PASSTHROUGH);
+    int refused = !host_parent && v->policy == VIAL_ISOLATION_PASSTHROUGH;
     free(p);
     if (refused)
         return -EROFS;
@@ -617,6 +623,8 @@ static int remove_virtual(const struct vial_vfs_result *v, int directory)
 {
     struct stat st, parent_st;
     char parent[PATH_MAX];
+    if (!vial_session.delta)
+        return -EROFS;
     int rc = virtual_stat(v, &st, 0);
     if (rc < 0)
         return rc;

@@ -35,6 +35,7 @@ struct vial_session {
     char session_path[PATH_MAX];
     char host_tools[4096]; /* ':'-separated virtual paths that leave the bubble */
     char host_env[VIAL_SESSION_HOST_ENV_MAX]; /* what host tools get back (session file) */
+    int capture;                              /* vial sequence: programs that escape are refused */
     char state[PATH_MAX];  /* the user's delta for this package ("" : none) */
     char home[PATH_MAX];
     struct vial_policy policy;

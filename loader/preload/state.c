@@ -97,6 +97,8 @@ static int read_session(const char *path)
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
             if (strcmp(line, keys[i].key) == 0)
                 snprintf(keys[i].field, keys[i].size, "%s", value);
+        if (strcmp(line, "capture") == 0)
+            vial_session.capture = strcmp(value, "1") == 0;
     }
     if (!vial_session.image_path[0] || !vial_session.view[0] || !vial_session.cache[0])
         return -EINVAL;

@@ -26,6 +26,7 @@ for tool in "$TOOLS"/treecmp "$TOOLS"/make-* "$TOOLS"/replay-* "$TOOLS"/probe-* 
     [ -x "$tool" ] && cp "$tool" "$stage/tools/"
 done
 cp -r "$SOURCE_DIR/tests/integration" "$SOURCE_DIR/tests/differential" "$SOURCE_DIR/tests/posix" \
+    "$SOURCE_DIR/tests/fixtures" \
     "$stage/tests/"
 cp "$SOURCE_DIR/README.md" "$stage/"
 # fixtures fetched by the root run (run_apps): copied when the user cannot

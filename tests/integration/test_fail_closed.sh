@@ -1,0 +1,35 @@
+#!/bin/bash
+# The bubble fails closed: when a process of the bubble cannot open the
+# user's delta (here: the state directory is deleted under a running
+# bubble), writes the isolation policy keeps off the host fail with EROFS;
+# they never reach the host (found while building vial sequence: they did).
+# Passthrough paths (/tmp) still work.
+source "$(dirname "$0")/lib.sh"
+export LC_ALL=C
+mkdir -p "$WORK/root/usr/share/fc"
+echo data >"$WORK/root/usr/share/fc/file"
+printf '[package]\nname = failclosed\nversion = 1\n' >"$WORK/fc.ini"
+"$VIAL" pack "$WORK/root" -o "$WORK/fc.vial" --manifest "$WORK/fc.ini" >/dev/null
+state=$XDG_DATA_HOME/vial/state/failclosed/1
+target=/usr/local/vial-fail-closed-$$
+host_dir=$(mktemp -d "$HOME/.vial-fail-closed-XXXXXX" 2>/dev/null || true)
+[ ! -e "$target" ] || fail "$target exists before the test"
+"$VIAL" exec "$WORK/fc.vial" -- sh -c "
+    rm -rf '$state'
+    mkdir '$target' 2>'$WORK/mkdir.err'; echo mkdir=\$?
+    touch /etc/hostname 2>'$WORK/touch.err'; echo touch=\$?
+    echo x >'$WORK/tmp-ok' && echo tmp=0
+    ${host_dir:+echo y >'$host_dir/.dotfile' 2>/dev/null; echo dot=\$?}
+" >"$WORK/out"
+cat "$WORK/out"
+grep -qx "mkdir=1" "$WORK/out" || fail "mkdir in /usr/local did not fail"
+grep -q "Read-only file system" "$WORK/mkdir.err" || fail "mkdir: $(cat "$WORK/mkdir.err")"
+[ ! -e "$target" ] || { rmdir "$target"; fail "the write reached the host: $target"; }
+grep -qx "touch=1" "$WORK/out" || fail "touch /etc/hostname did not fail"
+grep -qx "tmp=0" "$WORK/out" || fail "a passthrough write (/tmp) failed"
+if [ -n "$host_dir" ]; then
+    [ ! -e "$host_dir/.dotfile" ] || { rm -rf "$host_dir"; fail "a dotfile write reached the host's home"; }
+    rm -rf "$host_dir"
+fi
+pass "without its delta, the bubble refuses writes (EROFS) instead of letting them reach the host"
+finish
