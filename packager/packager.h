@@ -30,6 +30,11 @@ struct vial_pack_options {
     size_t manifest_length;
     const void *hive;   /* optional: the package's registry hive, binary form (registry.h) */
     size_t hive_length;
+    /* optional: a launch profile (vial profile): virtual paths, one per line,
+     * in the order the application read them; those files' chunks are
+     * placed first and the list is stored as the launch-profile section */
+    const char *profile_text;
+    size_t profile_length;
     int override_owner; /* record owner_uid/owner_gid for every entry */
     uint32_t owner_uid, owner_gid;
 };

@@ -47,6 +47,15 @@ int vial_packer_new(struct vial_packer **out, const struct vial_pack_options *op
         packer->hive_length = options->hive_length;
     }
     packer->options.hive = packer->hive;
+    if (options->profile_length) {
+        if (!(packer->profile = strndup(options->profile_text, options->profile_length))) {
+            free(packer->hive);
+            free(packer->manifest);
+            free(packer);
+            return vial_error_set(-ENOMEM, "out of memory");
+        }
+    }
+    packer->options.profile_text = packer->profile;
     *out = packer;
     return 0;
 }
@@ -82,6 +91,8 @@ void vial_packer_free(struct vial_packer *packer)
     free(packer->refs);
     free(packer->manifest);
     free(packer->hive);
+    free(packer->profile);
+    free(packer->profile_section);
     free(packer);
 }
 

@@ -75,6 +75,7 @@ struct pack_node {
     struct pack_piece *pieces;
     uint32_t piece_count;
     uint8_t *content; /* a small file's bytes, kept from the hash pass (or NULL) */
+    uint32_t launch_rank; /* 1 + position in the launch profile; 0: not in it */
     uint32_t ref_first, ref_count; /* into packer->refs */
 };
 
@@ -92,6 +93,9 @@ struct vial_packer {
     size_t manifest_length;
     void *hive; /* NULL: no registry section */
     size_t hive_length;
+    char *profile; /* the launch profile as given (NUL-terminated), or NULL */
+    char *profile_section; /* the files of it the image has, as stored; NULL: none */
+    size_t profile_section_length;
     struct pack_node *nodes;
     uint32_t node_count, node_capacity;
     struct pack_path_item *by_path;

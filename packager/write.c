@@ -253,6 +253,55 @@ static int compare_paths(const void *a, const void *b, void *nodes)
     return strcmp(n[*(const uint32_t *)a].path, n[*(const uint32_t *)b].path);
 }
 
+/* The order chunks are planned (and written) in: the launch profile's files
+ * first, in the order the application read them, then path order. */
+static int compare_launch_order(const void *a, const void *b, void *nodes)
+{
+    const struct pack_node *n = nodes;
+    uint32_t ra = n[*(const uint32_t *)a].launch_rank - 1, rb = n[*(const uint32_t *)b].launch_rank - 1;
+    if (ra != rb) /* (0 - 1 wraps: the files not in the profile come last) */
+        return ra < rb ? -1 : 1;
+    return compare_paths(a, b, nodes);
+}
+
+/* Ranks the files the launch profile names and keeps, as the profile
+ * section, the list of those the image has (absolute paths, one per line).
+ * Lines that name nothing (or not a regular file) are left out. */
+static int rank_profile(struct vial_packer *packer)
+{
+    if (!packer->profile)
+        return 0;
+    size_t size = strlen(packer->profile) + 2, used = 0;
+    char *section = malloc(size);
+    if (!section)
+        return vial_error_set(-ENOMEM, "out of memory");
+    uint32_t rank = 0;
+    for (char *line = packer->profile; *line;) {
+        size_t n = strcspn(line, "\n");
+        char *path = line;
+        line += n + (line[n] == '\n');
+        while (n && path[0] == '/')
+            path++, n--;
+        uint32_t node;
+        if (n == 0 || path[0] == '#' || vial_pack_find(&node, packer, path, n) < 0)
+            continue;
+        struct pack_node *p = &packer->nodes[node];
+        if (p->type == VIAL_ENTRY_HARDLINK)
+            p = &packer->nodes[p->primary];
+        if (p->type != VIAL_ENTRY_REGULAR || p->launch_rank)
+            continue;
+        p->launch_rank = ++rank;
+        used += (size_t)snprintf(section + used, size - used, "/%.*s\n", (int)n, path);
+    }
+    if (used == 0) {
+        free(section);
+        return 0;
+    }
+    packer->profile_section = section;
+    packer->profile_section_length = used;
+    return 0;
+}
+
 static int add_planned(struct writer *w, uint32_t *out)
 {
     if (w->planned_count == UINT32_MAX - 1)
@@ -327,7 +376,7 @@ static int plan(struct writer *w)
     for (uint32_t i = 0; i < packer->node_count; i++)
         if (packer->nodes[i].type == VIAL_ENTRY_REGULAR)
             order[file_count++] = i;
-    qsort_r(order, file_count, sizeof *order, compare_paths, packer->nodes);
+    qsort_r(order, file_count, sizeof *order, compare_launch_order, packer->nodes);
 
     for (uint32_t k = 0; k < file_count && rc == 0; k++) {
         struct pack_node *node = &packer->nodes[order[k]];
@@ -1110,6 +1159,7 @@ static int write_image(struct writer *w, int fd, const struct index_blob *index)
     } parts[] = {
         {VIAL_SECTION_MANIFEST, 0, packer->manifest, packer->manifest_length},
         {VIAL_SECTION_HIVE, 0, packer->hive, packer->hive_length},
+        {VIAL_SECTION_PROFILE, 0, packer->profile_section, packer->profile_section_length},
         {VIAL_SECTION_DICTIONARY, 0, w->dictionary, w->dictionary_length},
         {VIAL_SECTION_PAGE_HASHES, 0, pages, pages_length},
         {VIAL_SECTION_CHUNK_TABLE, VIAL_SECTION_PAGED, w->records, table_length},
@@ -1180,7 +1230,8 @@ int vial_packer_write(struct vial_packer *packer, const char *output, struct via
     vial_pack_gear_init();
 
     /* Checks that need every entry, before the expensive work. */
-    if ((rc = build_tree(&order, packer)) < 0 || (rc = resolve_links(&w)) < 0)
+    if ((rc = build_tree(&order, packer)) < 0 || (rc = resolve_links(&w)) < 0 ||
+        (rc = rank_profile(packer)) < 0)
         goto out;
     /* the dictionary is trained beside the hashing (it needs only paths
      * and sizes); it must be ready before compressing */

@@ -78,6 +78,17 @@ int cli_registry_open(struct vial_reg **out, struct vial_hive **package, const s
  * could not start. */
 int cli_run_in_bubble(const char *image, const char *state_directory, char **argv);
 
+/* What vial profile adds to a run: the file the interposer lists the image
+ * files used in, and a time after which a program that reads nothing new
+ * is stopped (0: until it exits). */
+struct cli_run_extra {
+    const char *profile;
+    double until_idle;
+};
+/* `vial run|exec|shell` with argv as that command takes it (argv[0] is the
+ * command), and the extra settings. */
+int cli_run_command(const char *command, int argc, char **argv, const struct cli_run_extra *extra);
+
 int cmd_pack(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
@@ -95,5 +106,6 @@ int cmd_reg(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_desktop(int argc, char **argv);
 int cmd_sequence(int argc, char **argv);
+int cmd_profile(int argc, char **argv);
 
 #endif

@@ -53,6 +53,61 @@ static void add_string(cJSON *object, const char *key, const char *value)
         cJSON_AddNullToObject(object, key);
 }
 
+/* The launch profile's reach: how many files it lists, the bytes of their
+ * chunks, and how far into the chunk data the last of them ends (equal when
+ * the profile's chunks come first, as vial pack --profile places them). */
+struct profile_reach {
+    unsigned files;
+    uint64_t bytes, prefix_bytes;
+};
+
+static int profile_reach(struct profile_reach *out, const struct vial_image *image, cJSON *list)
+{
+    const void *data;
+    uint64_t length, data_offset;
+    memset(out, 0, sizeof *out);
+    if (vial_image_section(&data, &length, image, VIAL_SECTION_PROFILE) < 0)
+        return 0;
+    const void *chunk_data;
+    vial_image_section(&chunk_data, &data_offset, image, VIAL_SECTION_CHUNK_DATA);
+    data_offset = (uint64_t)((const char *)chunk_data - (const char *)vial_image_header(image));
+    uint32_t chunks = vial_image_chunk_count(image);
+    uint8_t *counted = calloc(chunks ? chunks : 1, 1);
+    if (!counted)
+        return vial_error_set(-ENOMEM, "out of memory");
+    const char *text = data, *end = text + length;
+    while (text < end) {
+        const char *newline = memchr(text, '\n', (size_t)(end - text));
+        size_t n = newline ? (size_t)(newline - text) : (size_t)(end - text);
+        char path[4096];
+        uint32_t index, ref_count;
+        const struct vial_chunk_ref *refs;
+        if (n > 0 && n < sizeof path && text[0] == '/') {
+            memcpy(path, text, n);
+            path[n] = '\0';
+            if (list)
+                cJSON_AddItemToArray(list, cJSON_CreateString(path));
+            out->files++;
+            if (vial_image_resolve(&index, image, path, 1) == 0 &&
+                vial_image_file_refs(&refs, &ref_count, image, index) == 0)
+                for (uint32_t r = 0; r < ref_count; r++) {
+                    struct vial_chunk_info info;
+                    if (refs[r].chunk >= chunks || counted[refs[r].chunk] ||
+                        vial_image_chunk(&info, image, refs[r].chunk) < 0)
+                        continue;
+                    counted[refs[r].chunk] = 1;
+                    out->bytes += info.stored_length;
+                    uint64_t reach = info.offset + info.stored_length - data_offset;
+                    if (reach > out->prefix_bytes)
+                        out->prefix_bytes = reach;
+                }
+        }
+        text += n + 1;
+    }
+    free(counted);
+    return 0;
+}
+
 int cmd_info(int argc, char **argv)
 {
     int json = 0;
@@ -87,6 +142,9 @@ int cmd_info(int argc, char **argv)
     }
     size_t registry_values = vial_hive_count(hive);
     vial_hive_free(hive);
+    struct profile_reach reach;
+    cJSON *profile_list = json ? cJSON_CreateArray() : NULL;
+    profile_reach(&reach, image, profile_list);
     const struct vial_image_header *h = vial_image_header(image);
     const void *data;
     uint64_t stored = 0;
@@ -116,6 +174,11 @@ int cmd_info(int argc, char **argv)
         cJSON_AddNumberToObject(o, "chunks", vial_image_chunk_count(image));
         cJSON_AddNumberToObject(o, "ratio", size ? (double)t.raw_bytes / (double)size : 0);
         cJSON_AddNumberToObject(o, "registry_values", (double)registry_values);
+        cJSON *profile = cJSON_CreateObject();
+        cJSON_AddItemToObject(profile, "files", profile_list);
+        cJSON_AddNumberToObject(profile, "chunk_bytes", (double)reach.bytes);
+        cJSON_AddNumberToObject(profile, "prefix_bytes", (double)reach.prefix_bytes);
+        cJSON_AddItemToObject(o, "launch_profile", profile);
         add_string(o, "image_hash", hex);
         add_string(o, "signature", signature);
         for (size_t i = 0; i < m->entry_count; i++) {
@@ -155,6 +218,13 @@ int cmd_info(int argc, char **argv)
         printf("image hash:  %s\n", hex);
         if (registry_values)
             printf("registry:    %zu values (vial reg %s ls)\n", registry_values, path);
+        if (reach.files) {
+            char bytes[32], prefix[32];
+            cli_format_size(bytes, sizeof bytes, reach.bytes);
+            cli_format_size(prefix, sizeof prefix, reach.prefix_bytes);
+            printf("profile:     %u files at launch, %s of chunks within the first %s of chunk data\n",
+                   reach.files, bytes, prefix);
+        }
         for (size_t i = 0; i < m->entry_count; i++)
             printf("entry:       %s%s -> %s%s%s\n", m->entries[i].name,
                    m->default_entry && strcmp(m->default_entry, m->entries[i].name) == 0

@@ -115,8 +115,10 @@ int cmd_pack(int argc, char **argv)
         {"level", required_argument, NULL, 'l'},  {"threads", required_argument, NULL, 'j'},
         {"owner", required_argument, NULL, 'O'},  {"verbose", no_argument, NULL, 'v'},
         {"prefix", required_argument, NULL, 'p'},  {"registry", required_argument, NULL, 'r'},
+        {"profile", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
-    const char *output = NULL, *manifest_path = NULL, *prefix = NULL, *registry_path = NULL;
+    const char *output = NULL, *manifest_path = NULL, *prefix = NULL, *registry_path = NULL,
+               *profile_path = NULL;
     struct vial_pack_options pack = {0};
     int verbose = 0, opt;
     char *end;
@@ -127,6 +129,7 @@ int cmd_pack(int argc, char **argv)
         case 'o': output = optarg; break;
         case 'm': manifest_path = optarg; break;
         case 'r': registry_path = optarg; break;
+        case 'P': profile_path = optarg; break;
         case 'l':
             pack.level = (int)strtol(optarg, &end, 10);
             if (*end || pack.level < 1 || pack.level > 19)
@@ -179,6 +182,9 @@ int cmd_pack(int argc, char **argv)
     if (rc == 0)
         rc = package_hive(&hive, &pack.hive_length, manifest, manifest_path, registry_path);
     pack.hive = hive;
+    char *profile = NULL;
+    if (rc == 0 && profile_path && (rc = read_manifest(&profile, &pack.profile_length, profile_path)) == 0)
+        pack.profile_text = profile;
     struct timespec start, stop;
     clock_gettime(CLOCK_MONOTONIC, &start);
     pack.manifest_text = text;
@@ -196,6 +202,7 @@ int cmd_pack(int argc, char **argv)
         vial_manifest_free(manifest);
         free(text);
         free(hive);
+        free(profile);
         return code == VIAL_EXIT_CORRUPT ? VIAL_EXIT_FAILURE : code;
     }
     clock_gettime(CLOCK_MONOTONIC, &stop);
@@ -218,5 +225,6 @@ int cmd_pack(int argc, char **argv)
     vial_manifest_free(manifest);
     free(text);
     free(hive);
+    free(profile);
     return VIAL_EXIT_OK;
 }

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -39,6 +40,8 @@ struct launch {
     int fresh; /* a new state group starts empty */
     const char *state_override; /* the user's state here instead (vial sequence's capture) */
     int keep_signal;            /* report a killed program as 128 + signal, do not die of it */
+    const char *profile;        /* vial profile: the file the interposer lists image files in */
+    double until_idle;          /* vial profile: stop the program once it read nothing new for this long */
     char hive[PATH_MAX]; /* the package hive as a file, for the GSettings backend; "" if none */
     char **env;          /* the application's environment (the registry's over the host's) */
     char **env_changes;  /* what env changed: given back to host tools (vial_reg_env_build) */
@@ -292,9 +295,10 @@ static int write_session(struct launch *l)
     int n = snprintf(text, sizeof text,
                      "# vial session\nimage=%s\ncache=%s\nview=%s\npreload=%s\nhost_tools=%s\n"
                      "state=%s\nhome=%s\npolicy=%s\nregistry=%s/registry.hive\nhive=%s\nhost_env=%s\n"
-                     "capture=%d\n",
+                     "capture=%d\nprofile=%s\n",
                      l->image_path, l->dirs.cache, l->view, l->preload, host_tools, l->state,
-                     home ? home : "", policy, l->state, l->hive, host_env, l->state_override != NULL);
+                     home ? home : "", policy, l->state, l->hive, host_env, l->state_override != NULL,
+                     l->profile ? l->profile : "");
     if (n < 0 || (size_t)n >= sizeof text)
         return vial_error_set(-ENAMETOOLONG, "session too large");
     uint8_t hash[VIAL_HASH_LEN];
@@ -376,6 +380,45 @@ static void prepend_env(const char *name, const char *value)
     }
 }
 
+/* vial profile --until-idle: waits while the program keeps reading new
+ * image files; once the profile has not grown for l->until_idle seconds,
+ * stops the program's process group (SIGTERM, then SIGKILL). */
+/* Whether pid has ended (left for the caller to collect). */
+static int has_ended(pid_t pid)
+{
+    siginfo_t info = {0};
+    return waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid != 0;
+}
+
+static void wait_until_idle(const struct launch *l, pid_t pid)
+{
+    off_t last_size = -1;
+    struct timespec last_change, now;
+    clock_gettime(CLOCK_MONOTONIC, &last_change);
+    for (;;) {
+        if (has_ended(pid))
+            return; /* by itself */
+        struct stat st;
+        off_t size = stat(l->profile, &st) == 0 ? st.st_size : 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (size != last_size) {
+            last_size = size;
+            last_change = now;
+        } else if ((double)(now.tv_sec - last_change.tv_sec) + (now.tv_nsec - last_change.tv_nsec) / 1e9 >=
+                   l->until_idle) {
+            kill(-pid, SIGTERM);
+            for (int i = 0; i < 50; i++) {
+                usleep(100 * 1000);
+                if (has_ended(pid))
+                    return;
+            }
+            kill(-pid, SIGKILL);
+            return;
+        }
+        usleep(50 * 1000);
+    }
+}
+
 /* Runs argv inside the bubble and returns what vial should exit with. */
 static int launch(struct launch *l, char **argv)
 {
@@ -387,6 +430,8 @@ static int launch(struct launch *l, char **argv)
     }
     if (pid == 0) {
         extern char **environ;
+        if (l->until_idle > 0)
+            setpgid(0, 0); /* so that the whole program can be stopped */
         environ = l->env;
         setenv("VIAL_SESSION", l->session, 1);
         prepend_env("LD_PRELOAD", l->preload);
@@ -412,6 +457,8 @@ static int launch(struct launch *l, char **argv)
     sigaction(SIGINT, &ignore, &old_int);
     sigaction(SIGQUIT, &ignore, &old_quit);
     int status;
+    if (l->until_idle > 0)
+        wait_until_idle(l, pid);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     sigaction(SIGINT, &old_int, NULL);
@@ -446,7 +493,7 @@ static void release(struct launch *l)
 }
 
 /* run IMAGE [ENTRY] [-- ARGS], exec IMAGE -- PROGRAM [ARGS], shell IMAGE */
-static int run_command(const char *command, int argc, char **argv)
+static int run_command(const char *command, int argc, char **argv, const struct cli_run_extra *extra)
 {
     int fresh = 0;
     if (argc > 1 && strcmp(argv[1], "--fresh") == 0) {
@@ -467,6 +514,11 @@ static int run_command(const char *command, int argc, char **argv)
     if (!l)
         return cli_fail(vial_error_set(-ENOMEM, "out of memory"));
     l->fresh = fresh;
+    if (extra) {
+        l->profile = extra->profile;
+        l->until_idle = extra->until_idle;
+        l->keep_signal = extra->until_idle > 0;
+    }
     int rc = prepare(l, argv[1]);
     if (rc < 0) {
         int code = cli_fail(rc);
@@ -532,6 +584,11 @@ int cli_run_in_bubble(const char *image, const char *state_directory, char **arg
     return code;
 }
 
-int cmd_run(int argc, char **argv) { return run_command("run", argc, argv); }
-int cmd_exec(int argc, char **argv) { return run_command("exec", argc, argv); }
-int cmd_shell(int argc, char **argv) { return run_command("shell", argc, argv); }
+int cli_run_command(const char *command, int argc, char **argv, const struct cli_run_extra *extra)
+{
+    return run_command(command, argc, argv, extra);
+}
+
+int cmd_run(int argc, char **argv) { return run_command("run", argc, argv, NULL); }
+int cmd_exec(int argc, char **argv) { return run_command("exec", argc, argv, NULL); }
+int cmd_shell(int argc, char **argv) { return run_command("shell", argc, argv, NULL); }

@@ -9,8 +9,8 @@
 
 const struct vial_command vial_commands[] = {
     {"pack",
-     "ROOT -o OUT.vial [--manifest FILE] [--registry FILE] [--prefix PATH] [-l LEVEL] "
-     "[-j THREADS] [--owner UID:GID] [-v]",
+     "ROOT -o OUT.vial [--manifest FILE] [--registry FILE] [--profile FILE] [--prefix PATH] "
+     "[-l LEVEL] [-j THREADS] [--owner UID:GID] [-v]",
      "pack a directory tree into an image",
      "ROOT becomes the root of the application's file system view: ROOT/usr/bin/app is\n"
      "seen as /usr/bin/app. Without --manifest the package is named after ROOT.\n"
@@ -21,6 +21,8 @@ const struct vial_command vial_commands[] = {
      "  -m, --manifest FILE   package manifest (INI; see docs/manifest.md)\n"
      "  -r, --registry FILE   the package's registry values, in the text hive format of\n"
      "                        docs/registry.md (the manifest's [registry] and [env] win)\n"
+     "      --profile FILE    a launch profile from 'vial profile': those files' chunks go\n"
+     "                        first, and the list is stored in the image\n"
      "  -l, --level N         zstd level 1..19 (default 12)\n"
      "  -j, --threads N       compression threads (default: every core)\n"
      "      --owner UID:GID   record this owner for every entry\n"
@@ -59,6 +61,16 @@ const struct vial_command vial_commands[] = {
      "Statically linked and set-id programs the installer runs are not captured:\n"
      "their writes would reach the host (see docs/running.md).",
      cmd_sequence},
+    {"profile", "IMAGE [ENTRY] -o PROFILE [--until-idle SECONDS] [-- ARGS...]",
+     "record which image files an application reads at launch, in order",
+     "Runs ENTRY as 'vial run' does and writes PROFILE: the virtual path of every image\n"
+     "file its processes opened, executed or loaded, first use first. 'vial pack\n"
+     "--profile PROFILE' then places those files first in the image, so that a launch\n"
+     "over HTTP needs a few large range requests.\n"
+     "  -o, --output PROFILE    the profile to write (a text file, one path per line)\n"
+     "  --until-idle SECONDS    stop the program (SIGTERM to its process group) once it\n"
+     "                          has read no new image file for SECONDS",
+     cmd_profile},
     {"run", "[--fresh] IMAGE [ENTRY] [-- ARGS...]",
      "run an entry point of a package, without installing it",
      "Starts ENTRY (default: the manifest's default entry) inside the package's bubble:\n"

@@ -36,6 +36,7 @@ struct vial_session {
     char host_tools[4096]; /* ':'-separated virtual paths that leave the bubble */
     char host_env[VIAL_SESSION_HOST_ENV_MAX]; /* what host tools get back (session file) */
     int capture;                              /* vial sequence: programs that escape are refused */
+    char profile[PATH_MAX];                   /* vial profile: where image files used are listed */
     char state[PATH_MAX];  /* the user's delta for this package ("" : none) */
     char home[PATH_MAX];
     struct vial_policy policy;

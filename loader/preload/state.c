@@ -90,6 +90,7 @@ static int read_session(const char *path)
             {"preload", vial_session.preload, sizeof vial_session.preload},
             {"host_tools", vial_session.host_tools, sizeof vial_session.host_tools},
             {"host_env", vial_session.host_env, sizeof vial_session.host_env},
+            {"profile", vial_session.profile, sizeof vial_session.profile},
             {"state", vial_session.state, sizeof vial_session.state},
             {"home", vial_session.home, sizeof vial_session.home},
             {"policy", policy_text, sizeof policy_text},
@@ -634,6 +635,23 @@ void vial_preload_upper_owner(struct stat *st, const struct vial_vfs_result *r)
 
 /* ------------------------------------------------------- materializing */
 
+/* vial profile: every image file the application uses, in order, as an
+ * entry index per line appended to the session's profile file (one write
+ * of a few bytes: O_APPEND keeps processes' lines whole). */
+static void record_launch(uint32_t entry)
+{
+    char line[16];
+    int n = snprintf(line, sizeof line, "%u\n", entry);
+    int saved = errno;
+    int fd = open(vial_session.profile, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd >= 0) {
+        if (write(fd, line, (size_t)n) != n)
+            vial_log(1, "cannot record entry %u in %s", entry, vial_session.profile);
+        close(fd);
+    }
+    errno = saved;
+}
+
 int vial_preload_materialize(char *out, size_t size, uint32_t entry)
 {
     vial_busy++;
@@ -645,6 +663,8 @@ int vial_preload_materialize(char *out, size_t size, uint32_t entry)
     pthread_mutex_unlock(&reader_lock);
     if (rc < 0)
         vial_log(1, "cannot materialize entry %u: %s", entry, vial_error_last());
+    else if (vial_session.profile[0])
+        record_launch(entry);
     vial_busy--;
     return rc;
 }
