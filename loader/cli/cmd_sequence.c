@@ -52,8 +52,11 @@ static int excluded(const struct capture *c, const char *relative)
 }
 
 /* Cleans the captured tree in place: the store's deletion markers (an
- * image cannot delete host files) and excluded paths go. */
-static int clean_tree(struct capture *c, const char *root, const char *relative)
+ * image cannot delete host files) and excluded paths go, and so do the
+ * directories that held nothing else (var/lib once var/lib/dpkg is out);
+ * a directory the installer left empty itself stays. *emptied tells the
+ * caller that this directory lost everything it had. */
+static int clean_tree(struct capture *c, const char *root, const char *relative, int *emptied)
 {
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s%s%s", root, *relative ? "/" : "", relative);
@@ -62,6 +65,7 @@ static int clean_tree(struct capture *c, const char *root, const char *relative)
         return vial_error_set(-errno, "%s: %s", path, strerror(errno));
     struct dirent *e;
     int rc = 0;
+    unsigned long removed = 0, left = 0;
     while (rc == 0 && (e = readdir(dir))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
@@ -78,20 +82,30 @@ static int clean_tree(struct capture *c, const char *root, const char *relative)
             /* a whiteout or an opaque marker (docs/state.md) */
             c->deletions += n > 0;
             unlink(full);
+            removed++;
             continue;
         }
         if (excluded(c, child)) {
             c->excluded++;
             cli_remove_tree(full); /* a directory and all below, or unlink a file */
             unlink(full);
+            removed++;
             continue;
         }
-        if (S_ISDIR(st.st_mode))
-            rc = clean_tree(c, root, child);
-        else
+        left++;
+        if (S_ISDIR(st.st_mode)) {
+            int child_emptied = 0;
+            rc = clean_tree(c, root, child, &child_emptied);
+            if (rc == 0 && child_emptied && rmdir(full) == 0) {
+                left--;
+                removed++;
+            }
+        } else {
             c->kept++;
+        }
     }
     closedir(dir);
+    *emptied = removed > 0 && left == 0;
     return rc;
 }
 
@@ -225,8 +239,9 @@ int cmd_sequence(int argc, char **argv)
                                 status > 128 ? "was killed by signal" : "exited with",
                                 status > 128 ? status - 128 : status);
     }
+    int emptied = 0;
     if (rc == 0)
-        rc = clean_tree(&c, upper, "");
+        rc = clean_tree(&c, upper, "", &emptied);
     if (rc == 0 && c.kept == 0 && c.excluded == 0)
         rc = vial_error_set(-ENOENT, "the installer %s changed nothing outside the passthrough paths "
                                      "(/tmp, /dev, /proc, /sys, /run, the documents under ~): nothing to pack",

@@ -156,21 +156,22 @@ static int escapes_bubble(const char *real, const char *shown)
  * and excluded from captures: it is skipped. Any other program that would
  * escape is refused, with a message on stderr, since the packager must
  * know (docs/sequencer.md). */
-static int capture_guard(struct exec_plan *plan, const char *shown)
+static int capture_guard(struct exec_plan *plan, const char *shown, const char *why)
 {
     const char *base = strrchr(shown, '/') ? strrchr(shown, '/') + 1 : shown;
-    if (strcmp(base, "ldconfig") == 0 || strcmp(base, "ldconfig.real") == 0) {
+    /* cache rebuilders whose caches a capture excludes anyway */
+    if (strcmp(base, "ldconfig") == 0 || strcmp(base, "ldconfig.real") == 0 || strcmp(base, "mandb") == 0) {
         static char *const skip[] = {"true", NULL};
         int rc = locate(plan->path, sizeof plan->path, plan->script, sizeof plan->script, "/bin/true");
         memcpy(plan->argv, skip, sizeof skip);
-        vial_log(1, "capture: %s skipped (ld.so.cache is the host's)", shown);
+        vial_log(1, "capture: %s skipped (its cache is the host's business)", shown);
         return rc;
     }
     char message[PATH_MAX + 200];
     int n = snprintf(message, sizeof message,
-                     "vial sequence: refusing to run %s: it is set-id or statically linked, so its "
-                     "changes would bypass the capture and reach the host\n",
-                     shown);
+                     "vial sequence: refusing to run %s: %s, so its changes would not be "
+                     "captured\n",
+                     shown, why);
     if (n > 0)
         REAL(write)(2, message, (size_t)n < sizeof message ? (size_t)n : sizeof message - 1);
     return -EPERM;
@@ -216,9 +217,18 @@ static int plan_exec(struct exec_plan *plan, const char *path, char *const argv[
         snprintf(plan->path, sizeof plan->path, "%s", real);
         snprintf(virtual_path, sizeof virtual_path, "%s", shown);
     }
-    if (escapes_bubble(plan->path, virtual_path) && vial_session.capture &&
-        (rc = capture_guard(plan, virtual_path)) < 0)
-        return rc;
+    if (vial_session.capture) {
+        /* another user (a script's su, start-stop-daemon --chuid) cannot
+         * read the capture's session nor write into its store */
+        const char *why = geteuid() != vial_session.owner ? "it would run as another user"
+                          : escapes_bubble(plan->path, virtual_path)
+                              ? "it is set-id or statically linked (its system calls bypass the bubble)"
+                              : NULL;
+        if (why && (rc = capture_guard(plan, virtual_path, why)) < 0)
+            return rc;
+    } else {
+        escapes_bubble(plan->path, virtual_path);
+    }
     vial_log(2, "exec %s -> %s", virtual_path, plan->path);
     return 0;
 }

@@ -24,7 +24,8 @@
 #define VIAL_FD_TABLE_SIZE 65536
 
 struct vial_session {
-    int ready; /* 1: virtualizing; 0: not initialized; -1: no session (pass through) */
+    int ready; /* 1: virtualizing; 0: not initialized; -1: no session (pass through);
+                  VIAL_SESSION_BROKEN: a session that cannot be read (writes refused) */
     struct vial_image *image;
     struct vial_reader *reader; /* guarded by reader_lock */
     char image_path[PATH_MAX];
@@ -36,6 +37,7 @@ struct vial_session {
     char host_tools[4096]; /* ':'-separated virtual paths that leave the bubble */
     char host_env[VIAL_SESSION_HOST_ENV_MAX]; /* what host tools get back (session file) */
     int capture;                              /* vial sequence: programs that escape are refused */
+    uid_t owner;                              /* who launched the bubble (owns the session file) */
     char profile[PATH_MAX];                   /* vial profile: where image files used are listed */
     char state[PATH_MAX];  /* the user's delta for this package ("" : none) */
     char home[PATH_MAX];
@@ -59,6 +61,8 @@ int vial_preload_init(void);
 
 /* Resolves a real libc function, bypassing our own definitions. */
 void *vial_real(const char *name);
+#define VIAL_SESSION_BROKEN (-2)
+
 #define REAL(name)                                                                                 \
     ({                                                                                             \
         static __typeof__(&name) real_##name;                                                      \

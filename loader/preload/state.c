@@ -70,6 +70,8 @@ static int read_session(const char *path)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
+    struct stat st;
+    vial_session.owner = REAL(fstat)(fd, &st) == 0 ? st.st_uid : getuid();
     ssize_t n = read(fd, text, sizeof text - 1);
     close(fd);
     if (n <= 0)
@@ -171,10 +173,14 @@ static void initialize(void)
     if (rc == 0)
         rc = vial_image_open_path(&vial_session.image, vial_session.image_path, 0);
     if (rc < 0) {
-        vial_log(1, "session %s unusable (%s): running without virtualization", path,
+        /* a process of the bubble that cannot read its session (it switched
+         * to another user, or the session is gone) must not write where the
+         * bubble would have kept it off the host: fail closed */
+        vial_log(1, "session %s unusable (%s): host files are read-only here", path,
                  vial_error_last()[0] ? vial_error_last() : strerror(-rc));
         vial_image_close(vial_session.image);
         vial_session.image = NULL;
+        vial_session.ready = VIAL_SESSION_BROKEN;
     } else {
         vial_session.view_length = strlen(vial_session.view);
         vial_session.ns.image = vial_session.image;
@@ -478,7 +484,15 @@ static void route(struct vial_route_result *out, int dirfd, const char *path, in
     out->real = path;
     out->trailing_slash = 0;
     out->last_dot = 0;
-    if (!path || vial_preload_init() != 1)
+    if (!path)
+        return;
+    int ready = vial_preload_init();
+    if (ready == VIAL_SESSION_BROKEN && writing) {
+        out->route = VIAL_ROUTE_ERROR; /* (vial_write_passes let the passthrough paths go) */
+        out->error = EACCES;
+        return;
+    }
+    if (ready != 1)
         return;
     if (!writing && vial_pass_through(dirfd, path))
         return;
@@ -603,8 +617,22 @@ void vial_route_write(struct vial_route_result *out, int dirfd, const char *path
     route(out, dirfd, path, follow, 1);
 }
 
+/* Without a session: the paths DESIGN.md always leaves to the host. */
+static int default_passthrough(const char *path)
+{
+    static const char *const prefixes[] = {"/tmp", "/var/tmp", "/dev", "/proc", "/sys", "/run"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t n = strlen(prefixes[i]);
+        if (strncmp(path, prefixes[i], n) == 0 && (path[n] == '/' || path[n] == '\0'))
+            return !strstr(path, "/..");
+    }
+    return 0;
+}
+
 int vial_write_passes(int dirfd, const char *path)
 {
+    if (vial_session.ready == VIAL_SESSION_BROKEN)
+        return path == NULL || default_passthrough(path);
     if (vial_session.ready != 1)
         return vial_session.ready < 0 || path == NULL;
     if (!path || !vial_pass_through(dirfd, path))

@@ -32,4 +32,21 @@ if [ -n "$host_dir" ]; then
     rm -rf "$host_dir"
 fi
 pass "without its delta, the bubble refuses writes (EROFS) instead of letting them reach the host"
+
+# a process that switches to another user cannot read the bubble's session:
+# it must not write where the bubble would have kept it off the host
+if [ "$(id -u)" = 0 ] && id vial-test >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+    open_dir=$(mktemp -d /var/lib/vial-fail-closed-XXXXXX)
+    chmod 777 "$open_dir"
+    "$VIAL" exec "$WORK/fc.vial" -- setpriv --reuid=vial-test --regid=vial-test --clear-groups \
+        sh -c "echo x >'$open_dir/escaped' 2>/dev/null; echo write=\$?; echo y >/tmp/vial-fc-\$\$ && echo tmp=0 && rm /tmp/vial-fc-\$\$" \
+        >"$WORK/out2" 2>&1 || true
+    cat "$WORK/out2"
+    escaped=$(ls -A "$open_dir")
+    rm -rf "$open_dir"
+    [ -z "$escaped" ] || fail "a process that switched user wrote the host's $open_dir"
+    grep -qx "write=[12]" "$WORK/out2" || fail "the write did not fail: $(cat "$WORK/out2")"
+    grep -qx "tmp=0" "$WORK/out2" || fail "/tmp is not writable after the switch"
+    pass "a process that switched to another user (its session unreadable) cannot write the host outside /tmp"
+fi
 finish

@@ -14,6 +14,8 @@
 # As an unprivileged user the install into /opt is refused by the bubble
 # (the app's own permissions), which the test checks instead.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/apps-lib.sh"
+need_fixtures sqlite-root
 export LC_ALL=C
 command -v make >/dev/null && command -v cc >/dev/null || fail "make and cc are needed (build-essential)"
 
@@ -83,6 +85,28 @@ expect_status 1 "$VIAL" sequence -o "$WORK/escape.vial" --name escape --version 
 expect_stderr "refusing to run $WORK/escape"
 [ ! -e /opt/vial-static-escape ] || { rm -f /opt/vial-static-escape; fail "a static program wrote the host's /opt"; }
 pass "in a capture ldconfig is skipped (host ld.so.cache unchanged) and another static program is refused"
+
+# dpkg -i of a real Debian package (GNU hello, fetched by the fixtures)
+deb=$(echo "$FIXTURES"/debs/hello_*.deb)
+[ -f "$deb" ] || fail "no hello .deb in $FIXTURES/debs"
+! command -v hello >/dev/null || fail "the host has hello: the test could not tell where it ran from"
+host_state() { # the host's dpkg database, /usr, /etc and /var (but tmp): metadata, and what dpkg writes
+    { find /usr /etc /var -xdev -path /var/tmp -prune -o -printf '%p %y %m %U %s %T@\n' 2>/dev/null || true; } | sort
+    sha256sum /var/lib/dpkg/status /etc/ld.so.cache 2>/dev/null || true
+}
+host_state >"$WORK/dpkg-before"
+"$VIAL" sequence -o "$WORK/hello.vial" --name hello --version "$(dpkg-deb -f "$deb" Version)" -- \
+    dpkg -i "$deb" >"$WORK/dpkg.out" 2>&1 || { cat "$WORK/dpkg.out"; fail "vial sequence -- dpkg -i failed"; }
+host_state >"$WORK/dpkg-after"
+diff "$WORK/dpkg-before" "$WORK/dpkg-after" >&2 || fail "dpkg -i in a capture changed the host (above)"
+dpkg-query -W hello >/dev/null 2>&1 && fail "the host's dpkg database has hello"
+"$VIAL" ls "$WORK/hello.vial" /usr/bin | grep -qx hello || fail "the capture lacks /usr/bin/hello"
+expect_status 1 "$VIAL" ls "$WORK/hello.vial" /var/lib/dpkg
+[ "$("$VIAL" run "$WORK/hello.vial")" = "Hello, world!" ] || fail "the captured hello did not run"
+"$VIAL" import "$deb" -o "$WORK/hello-imported.vial" >/dev/null
+[ "$("$VIAL" run "$WORK/hello-imported.vial" -- --greeting=same)" = same ] &&
+    [ "$("$VIAL" run "$WORK/hello-imported.vial")" = "Hello, world!" ] || fail "the imported hello does not run the same way"
+pass "dpkg -i of hello in a capture: the host's dpkg database, /usr, /etc (ld.so.cache) and /var unchanged; captured and imported images run"
 
 expect_status 1 "$VIAL" sequence -o "$WORK/fail.vial" --name failing --version 1 -- sh -c 'mkdir -p /opt/x; exit 3'
 expect_stderr "exited with 3: nothing was packed"
