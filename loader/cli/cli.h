@@ -89,6 +89,11 @@ struct cli_run_extra {
  * command), and the extra settings. */
 int cli_run_command(const char *command, int argc, char **argv, const struct cli_run_extra *extra);
 
+struct vial_pack_options;
+/* -l LEVEL and -j THREADS of pack, import and sequence (option is 'l' or
+ * 'j'): 0, or -1 after printing the usage error for command. */
+int cli_pack_option(struct vial_pack_options *pack, int option, const char *value, const char *command);
+
 int cmd_pack(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

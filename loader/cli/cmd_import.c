@@ -70,7 +70,6 @@ int cmd_import(int argc, char **argv)
     const char *output = NULL, *name = NULL, *version = NULL, *save = NULL;
     struct vial_pack_options pack = {.override_owner = 1};
     int opt;
-    char *end;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, ":o:l:j:", options, NULL)) != -1) {
@@ -80,17 +79,10 @@ int cmd_import(int argc, char **argv)
         case 'V': version = optarg; break;
         case 'M': save = optarg; break;
         case 'l':
-            pack.level = (int)strtol(optarg, &end, 10);
-            if (*end || pack.level < 1 || pack.level > 19)
-                return cli_usage("import", "--level must be 1..19, not '%s'", optarg);
+        case 'j':
+            if (cli_pack_option(&pack, opt, optarg, "import") < 0)
+                return VIAL_EXIT_USAGE;
             break;
-        case 'j': {
-            long threads = strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > 1024)
-                return cli_usage("import", "--threads must be 1..1024, not '%s'", optarg);
-            pack.threads = (unsigned)threads;
-            break;
-        }
         case ':': return cli_usage("import", "option %s needs a value", argv[optind - 1]);
         default: return cli_usage("import", "unknown option '%s'", argv[optind - 1]);
         }

@@ -108,6 +108,22 @@ static int package_hive(void **out, size_t *out_length, const struct vial_manife
     return rc;
 }
 
+int cli_pack_option(struct vial_pack_options *pack, int option, const char *value, const char *command)
+{
+    char *end;
+    long n = strtol(value, &end, 10);
+    if (option == 'l') {
+        if (*end || n < 1 || n > 19)
+            return cli_usage(command, "--level must be 1..19, not '%s'", value), -1;
+        pack->level = (int)n;
+    } else {
+        if (*end || n < 1 || n > 1024)
+            return cli_usage(command, "--threads must be 1..1024, not '%s'", value), -1;
+        pack->threads = (unsigned)n;
+    }
+    return 0;
+}
+
 int cmd_pack(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -131,17 +147,10 @@ int cmd_pack(int argc, char **argv)
         case 'r': registry_path = optarg; break;
         case 'P': profile_path = optarg; break;
         case 'l':
-            pack.level = (int)strtol(optarg, &end, 10);
-            if (*end || pack.level < 1 || pack.level > 19)
-                return cli_usage("pack", "--level must be 1..19, not '%s'", optarg);
+        case 'j':
+            if (cli_pack_option(&pack, opt, optarg, "pack") < 0)
+                return VIAL_EXIT_USAGE;
             break;
-        case 'j': {
-            long threads = strtol(optarg, &end, 10);
-            if (*end || threads < 1 || threads > 1024)
-                return cli_usage("pack", "--threads must be 1..1024, not '%s'", optarg);
-            pack.threads = (unsigned)threads;
-            break;
-        }
         case 'O': {
             unsigned long uid = strtoul(optarg, &end, 10), gid;
             if (*end != ':' || (gid = strtoul(end + 1, &end, 10), *end) || uid > UINT32_MAX ||

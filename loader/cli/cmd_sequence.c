@@ -178,7 +178,6 @@ int cmd_sequence(int argc, char **argv)
     const char *output = NULL, *name = NULL, *version = NULL, *manifest_path = NULL, *save = NULL;
     struct vial_pack_options pack = {.override_owner = 1};
     int opt;
-    char *end;
     optind = 1;
     opterr = 0;
     while ((opt = getopt_long(argc, argv, "+:o:m:x:l:", options, NULL)) != -1) {
@@ -196,9 +195,8 @@ int cmd_sequence(int argc, char **argv)
             c.excludes[c.exclude_count++] = optarg;
             break;
         case 'l':
-            pack.level = (int)strtol(optarg, &end, 10);
-            if (*end || pack.level < 1 || pack.level > 19)
-                return cli_usage("sequence", "--level must be 1..19, not '%s'", optarg);
+            if (cli_pack_option(&pack, opt, optarg, "sequence") < 0)
+                return VIAL_EXIT_USAGE;
             break;
         case ':': return cli_usage("sequence", "option %s needs a value", argv[optind - 1]);
         default: return cli_usage("sequence", "unknown option '%s'", argv[optind - 1]);
