@@ -254,7 +254,7 @@ static size_t decode_host_entry(char *out, size_t size, const char *p, size_t n)
 /* Calls visit for each decoded host_env entry until it returns non-zero. */
 static int each_host_entry(int (*visit)(const char *entry, size_t length, void *payload), void *payload)
 {
-    char decoded[4096];
+    char decoded[VIAL_SESSION_HOST_ENV_MAX]; /* an entry is at most the whole line */
     for (const char *p = vial_session.host_env; *p;) {
         size_t n = strcspn(p, " ");
         size_t length = decode_host_entry(decoded, sizeof decoded, p, n);

@@ -98,7 +98,10 @@ grep -q "^APP_HOME=" <<<"$out" && fail "the host tool sees the package's APP_HOM
 grep -qx "OLDVAR=host value %41=" <<<"$out" || fail "the host tool lacks the host's OLDVAR: $out"
 grep -q "^GSETTINGS_BACKEND=" <<<"$out" && fail "the host tool sees vial's GSETTINGS_BACKEND"
 grep -q "^LD_PRELOAD=" <<<"$out" && fail "the host tool runs with the interposer"
-pass "a host tool sees the host's PATH and OLDVAR, without the package's variables"
+long_path=$HOST_PATH$(printf ':/nonexistent/dir-%04d' $(seq 1 300))  # over 6000 bytes
+out=$(PATH=$long_path "$VIAL" exec "$WORK/a.vial" -- sh -c '/usr/bin/env')
+grep -qxF "PATH=$long_path" <<<"$out" || fail "a host tool lost a long host PATH (${#long_path} bytes)"
+pass "a host tool sees the host's PATH (also one of ${#long_path} bytes) and OLDVAR, without the package's variables"
 
 # -------------------------------------------------------- user overrides
 "$VIAL" reg "$WORK/a.vial" set env/APP_MODE turbo
