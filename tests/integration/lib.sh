@@ -18,6 +18,10 @@ PASSED=0
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { PASSED=$((PASSED + 1)); echo "ok: $*"; }
+# `producer | has_line [-x] PATTERN`: grep that reads all its input. grep -q
+# stops at the first match, the producer then dies of SIGPIPE and, under
+# pipefail, the pipeline fails although the line was there.
+has_line() { grep "$@" >/dev/null; }
 
 # expect_status CODE COMMAND...: runs COMMAND, keeps stderr in $WORK/stderr
 expect_status() {

@@ -7,8 +7,8 @@ source "$(dirname "$0")/lib.sh"
 expect_status 0 "$VIAL" help
 for command in pack info ls cat extract verify; do
     grep -q "^  $command " "$WORK/stdout" || fail "vial help does not list $command"
-    "$VIAL" "$command" --help | grep -q "^usage: vial $command" || fail "$command --help"
-    "$VIAL" help "$command" | grep -q "^usage: vial $command" || fail "help $command"
+    "$VIAL" "$command" --help | has_line "^usage: vial $command" || fail "$command --help"
+    "$VIAL" help "$command" | has_line "^usage: vial $command" || fail "help $command"
 done
 pass "help and --help for every command"
 
@@ -19,7 +19,7 @@ for command in $commands; do
     grep -q "^| \`vial $command" "$SOURCE_DIR/README.md" || fail "README does not document vial $command"
 done
 for command in $(sed -n 's/^| `vial \([a-z]\+\).*/\1/p' "$SOURCE_DIR/README.md"); do
-    echo "$commands" | grep -qx "$command" || fail "README documents vial $command, which vial help lacks"
+    echo "$commands" | has_line -x "$command" || fail "README documents vial $command, which vial help lacks"
 done
 pass "README command table matches vial help"
 expect_status 2 "$VIAL" frobnicate
@@ -126,7 +126,7 @@ ln -s ../../../etc/passwd "$WORK/escape/up"
 expect_status 1 "$VIAL" pack "$WORK/escape" -o "$WORK/bad.vial"
 expect_stderr "climbs above the image root"
 [ ! -e "$WORK/bad.vial" ] || fail "a refused pack left an image"
-ls "$WORK" | grep -q 'tmp\.' && fail "a refused pack left a temporary file"
+ls "$WORK" | has_line 'tmp\.' && fail "a refused pack left a temporary file"
 pass "refusals: manifest line, FIFO, device or unreadable file, escaping symlink"
 
 # without --manifest the package is named after the directory

@@ -87,7 +87,7 @@ exe=$(readlink "/proc/$monitor/exe")
 case $exe in "$VIEWS"/*/usr/bin/gsettings) ;; *) fail "gsettings ran from $exe, not from the image's view" ;; esac
 grep -q "$VIEWS/.*/libgio-2.0.so.0" "/proc/$monitor/maps" || fail "libgio is not the image's: $(grep libgio "/proc/$monitor/maps")"
 grep -q "/gio-modules/libvial-gsettings.so" "/proc/$monitor/maps" || fail "the vial backend is not loaded"
-tr '\0' '\n' <"/proc/$monitor/environ" | grep -qx "GSETTINGS_BACKEND=vial" || fail "GSETTINGS_BACKEND is not vial"
+tr '\0' '\n' <"/proc/$monitor/environ" | has_line -x "GSETTINGS_BACKEND=vial" || fail "GSETTINGS_BACKEND is not vial"
 kill "$monitor"
 pass "gsettings, libgio and the schemas come from the image; the vial backend is loaded ($exe)"
 
@@ -96,7 +96,7 @@ pass "gsettings, libgio and the schemas come from the image; the vial backend is
 [ "$(in_b get org.vial.test name)" = "'schema-default'" ] || fail "B sees A's packaged value"
 in_a set org.vial.test name "'mine'"
 [ "$(in_a get org.vial.test name)" = "'mine'" ] || fail "the user's value after a restart"
-"$VIAL" reg "$WORK/a.vial" ls --layer user gsettings/org/vial/test | grep -qx "name = 'mine'" ||
+"$VIAL" reg "$WORK/a.vial" ls --layer user gsettings/org/vial/test | has_line -x "name = 'mine'" ||
     fail "vial reg --layer user lacks name"
 [ "$("$VIAL" reg "$WORK/a.vial" get --layer package gsettings/org/vial/test/name)" = "'packaged'" ] ||
     fail "the package layer changed"

@@ -32,7 +32,7 @@ grep -qxF "version = $want_version" "$WORK/sq.ini" || fail "manifest version: $(
 grep -qx "summary = Command line interface for SQLite 3" "$WORK/sq.ini" || fail "summary: $(cat "$WORK/sq.ini")"
 grep -qx "exec = /usr/bin/sqlite3" "$WORK/sq.ini" || fail "entry: $(cat "$WORK/sq.ini")"
 "$VIAL" ls "$WORK/sq.vial" /usr/bin -l >"$WORK/ls"
-grep -q "root *root .* sqlite3$" "$WORK/ls" || grep -q " 0 *0 .* sqlite3$" "$WORK/ls" ||
+grep -q "root *root .* sqlite3$" "$WORK/ls" || has_line " 0 *0 .* sqlite3$" "$WORK/ls" ||
     fail "sqlite3 is not owned by root in the image: $(cat "$WORK/ls")"
 expect_status 0 "$VIAL" verify "$WORK/sq.vial"
 pass "vial import of sqlite3 + libsqlite3-0: control fields, entry point, root-owned entries"
@@ -88,7 +88,7 @@ mkdir "$WORK/re" && tar -C "$WORK/re" -xJf "$WORK/viewer-2.1.tar.xz"
 pass "vial import of a tar.xz: .desktop entry (env, bare name) as default, opt/*/bin, saved manifest re-packs"
 
 # ----------------------------------------------------------- bad input
-ls -A "$WORK" | grep -q '^\.vial-import-' && fail "a temporary import directory was left"
+ls -A "$WORK" | has_line '^\.vial-import-' && fail "a temporary import directory was left"
 mkdir -p "$WORK/evil/src" "$WORK/outside"
 python3 - "$WORK/evil" <<'EOF'
 import io, sys, tarfile
@@ -117,7 +117,7 @@ for name in dotdot absolute through-link device; do
     [ -z "$(ls -A "$WORK/evil/outside-dir")" ] || fail "$name.tar wrote through a link: $(ls "$WORK/evil/outside-dir")"
     [ ! -e "$WORK/outside/climbed" ] && [ ! -e "$WORK/evil/../outside/climbed" ] || fail "$name.tar climbed out"
     [ ! -e "/tmp/vial-import-absolute-${WORK//\//_}_evil" ] || fail "$name.tar wrote an absolute path"
-    ls -A "$WORK/evil" | grep -q '^\.vial-import-' && fail "$name.tar left a temporary directory"
+    ls -A "$WORK/evil" | has_line '^\.vial-import-' && fail "$name.tar left a temporary directory"
     if [ -e "$WORK/evil/$name.vial" ]; then
         "$VIAL" ls "$WORK/evil/$name.vial" / -l >"$WORK/evil/$name.ls" 2>&1
         grep -q "climbed\|planted" "$WORK/evil/$name.ls" && fail "$name.tar: a hostile member is in the image"
@@ -139,7 +139,7 @@ expect_status 1 "$VIAL" import "$WORK/cut.tar.xz" -o "$WORK/cut.vial"
 expect_stderr "cut.tar.xz"
 [ ! -e "$WORK/cut.vial" ] || fail "a failed import left an image"
 expect_status 2 "$VIAL" import "$WORK/viewer-2.1.tar.xz"
-ls -A "$WORK" | grep -q '^\.vial-import-' && fail "a failed import left a temporary directory"
+ls -A "$WORK" | has_line '^\.vial-import-' && fail "a failed import left a temporary directory"
 pass "a truncated .deb or archive fails naming the file, leaves no image and no temporary directory"
 
 finish

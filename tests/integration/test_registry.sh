@@ -140,7 +140,7 @@ pass "vial reg ls --layer user and --json tell the layers apart"
 "$VIAL" reg "$WORK/a.vial" rm env/APP_HOME
 out=$("$VIAL" run "$WORK/a.vial" show)
 grep -qx "APP_HOME=<unset>" <<<"$out" || fail "rm did not hide APP_HOME: $out"
-"$VIAL" reg "$WORK/a.vial" ls --layer user env | grep -qx -- "-APP_HOME" || fail "no deletion marker listed"
+"$VIAL" reg "$WORK/a.vial" ls --layer user env | has_line -x -- "-APP_HOME" || fail "no deletion marker listed"
 "$VIAL" reg "$WORK/a.vial" rm --layer user env/APP_HOME
 out=$("$VIAL" run "$WORK/a.vial" show)
 grep -q "^APP_HOME=appa/1.0" <<<"$out" || fail "rm --layer user did not bring APP_HOME back: $out"
@@ -158,7 +158,7 @@ expect_stderr "not a value of type 'u'"
 expect_status 1 "$VIAL" reg "$WORK/a.vial" set settings/window/geometry "(1, 'x')"
 "$VIAL" run "$WORK/a.vial" show >/dev/null # a restart of the package
 [ "$("$VIAL" reg "$WORK/a.vial" get settings/window/width)" = "uint32 1024" ] || fail "width after restart"
-"$VIAL" reg "$WORK/a.vial" ls --layer user settings/window | grep -qx "width = uint32 1024" ||
+"$VIAL" reg "$WORK/a.vial" ls --layer user settings/window | has_line -x "width = uint32 1024" ||
     fail "width not in the user layer"
 [ "$("$VIAL" reg "$WORK/a.vial" get --layer package settings/window/width)" = "uint32 800" ] ||
     fail "the package layer changed"

@@ -74,7 +74,7 @@ fi
 # ------------------------------------------------------------------ host
 # What the host lacks is what makes the checks below proofs.
 ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
-if command -v lua5.4 >/dev/null || "$ldconfig" -p | grep -q 'liblua5\.4\.so\.0'; then
+if command -v lua5.4 >/dev/null || "$ldconfig" -p | has_line 'liblua5\.4\.so\.0'; then
     echo "!!!! WARNING: this host has lua5.4 or liblua5.4.so.0 installed; the lua checks"
     echo "!!!! below still prove through /proc that the image's copies ran, but the"
     echo "!!!! 'not installed on the host' premise of the acceptance does not hold here."

@@ -58,7 +58,7 @@ pass "sequence: the host has no trace of the installation (snapshots equal, no /
 
 "$VIAL" ls "$WORK/seq.vial" /opt/seqapp/bin -l >"$WORK/ls"
 grep -q "seqapp$" "$WORK/ls" || fail "the image lacks /opt/seqapp/bin/seqapp: $(cat "$WORK/ls")"
-grep -q "root *root" "$WORK/ls" || grep -q " 0 *0 " "$WORK/ls" || fail "not owned by root: $(cat "$WORK/ls")"
+grep -q "root *root" "$WORK/ls" || has_line " 0 *0 " "$WORK/ls" || fail "not owned by root: $(cat "$WORK/ls")"
 [ "$("$VIAL" cat "$WORK/seq.vial" /opt/seqapp/share/seqapp/greeting)" = "Hello from a sequenced installation" ] ||
     fail "the greeting is not in the image"
 for gone in /var/log/seqapp /var/cache/seqapp /opt/seqapp/share/applications; do
@@ -100,7 +100,7 @@ host_state >"$WORK/dpkg-before"
 host_state >"$WORK/dpkg-after"
 diff "$WORK/dpkg-before" "$WORK/dpkg-after" >&2 || fail "dpkg -i in a capture changed the host (above)"
 dpkg-query -W hello >/dev/null 2>&1 && fail "the host's dpkg database has hello"
-"$VIAL" ls "$WORK/hello.vial" /usr/bin | grep -qx hello || fail "the capture lacks /usr/bin/hello"
+"$VIAL" ls "$WORK/hello.vial" /usr/bin | has_line -x hello || fail "the capture lacks /usr/bin/hello"
 expect_status 1 "$VIAL" ls "$WORK/hello.vial" /var/lib/dpkg
 [ "$("$VIAL" run "$WORK/hello.vial")" = "Hello, world!" ] || fail "the captured hello did not run"
 "$VIAL" import "$deb" -o "$WORK/hello-imported.vial" >/dev/null
@@ -115,7 +115,7 @@ expect_status 1 "$VIAL" sequence -o "$WORK/none.vial" --name none --version 1 --
 expect_stderr "changed nothing"
 expect_status 2 "$VIAL" sequence -o "$WORK/x.vial" --version 1 -- true
 expect_status 2 "$VIAL" sequence -o "$WORK/x.vial" --name 'bad name' --version 1 -- true
-ls -A "$WORK" | grep -q '^\.vial-sequence-' && fail "a temporary capture was left"
+ls -A "$WORK" | has_line '^\.vial-sequence-' && fail "a temporary capture was left"
 pass "a failing installer, an installer that changes nothing and bad arguments are refused with a message"
 
 finish
