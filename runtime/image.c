@@ -217,6 +217,7 @@ void vial_image_close(struct vial_image *image)
         return;
     if (image->mapped)
         munmap((void *)image->base, image->size);
+    free(image->stream);
     free(image);
 }
 

@@ -7,8 +7,16 @@
 
 #define VIAL_SECTION_MAX_KNOWN VIAL_SECTION_DICTIONARY
 
+/* Where a streamed image's chunks come from (stream.c). */
+struct vial_stream {
+    char mirror[4096]; /* the local mirror's path, as the agent knows it */
+    char chunks[4096]; /* CACHE/chunks */
+    char agent[108];   /* the agent's socket (sun_path) */
+};
+
 struct vial_image {
     const uint8_t *base;
+    struct vial_stream *stream; /* NULL: chunk data is in the file */
     uint64_t size;
     int mapped;
     const struct vial_image_header *header;
@@ -39,9 +47,18 @@ struct vial_reader {
     uint32_t capacity;
     uint32_t cached_chunk; /* UINT32_MAX: none */
     uint32_t cached_length;
+    uint8_t *frame; /* a streamed chunk's frame, read from the store */
+    uint32_t frame_capacity;
 };
 
 /* Hashes every metadata section and every page of the paged ones. */
 int vial_image_verify_metadata_hashes(const struct vial_image *image);
+
+/* A streamed chunk's frame from the store, fetched first if missing. */
+int vial_stream_frame(const uint8_t **out, struct vial_reader *reader, uint32_t chunk,
+                      const struct vial_chunk_info *info);
+/* Drops a stored frame that failed verification, so that it is fetched
+ * again instead of used. */
+void vial_stream_discard(struct vial_reader *reader, const struct vial_chunk_info *info);
 
 #endif

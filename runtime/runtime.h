@@ -213,13 +213,47 @@ int vial_reader_chunk(const uint8_t **out_data, uint32_t *out_length,
 int vial_reader_pread(size_t *out_read, struct vial_reader *reader, uint32_t index,
                       void *buf, size_t length, uint64_t offset);
 
+/* Checks that frame (length bytes) is chunk `chunk` of the reader's image:
+ * one zstd frame of the recorded sizes whose content has the chunk's hash.
+ * This is the check every chunk passes before it is used or stored. */
+int vial_reader_check_frame(struct vial_reader *reader, uint32_t chunk, const void *frame,
+                            size_t length);
+
+/* -------------------------------------------------------------- streaming */
+
+/* A streamed image is opened from its local mirror (docs/streaming.md): a
+ * sparse copy of the image with the header and metadata sections in place
+ * and the chunk data left out. Attaching a stream makes the image's readers
+ * take chunks from the content-addressed store chunk_dir (CACHE/chunks,
+ * one file per chunk named by its hash, holding its zstd frame) and ask the
+ * fetch agent listening on agent_socket for the ones missing there. mirror
+ * is the path the agent knows the image by. */
+int vial_image_attach_stream(struct vial_image *image, const char *mirror, const char *chunk_dir,
+                             const char *agent_socket);
+int vial_image_streamed(const struct vial_image *image);
+
+/* CHUNK_DIR/xx/<rest of the hex hash>. */
+int vial_chunk_store_path(char *out, size_t size, const char *chunk_dir,
+                          const uint8_t hash[VIAL_HASH_LEN]);
+
+/* Makes the given chunks (or every chunk of regular file `index`) present
+ * in the store, in one request to the agent for those missing; 0 at once
+ * for a local image. Errors: -EIO with the agent's message (server
+ * unreachable, damaged bytes, ...). Safe from many threads. */
+int vial_stream_fetch(const struct vial_image *image, const uint32_t *chunks, size_t count);
+int vial_stream_fetch_file(const struct vial_image *image, uint32_t index);
+/* The chunks holding bytes [begin, end) of regular file `index`. */
+int vial_stream_fetch_range(const struct vial_image *image, uint32_t index, uint64_t begin,
+                            uint64_t end);
+
 /* ------------------------------------------------------- per-user places */
 
 /* The directories Vial keeps per user, all absolute and without trailing
  * slash:
  *   cache    $XDG_CACHE_HOME/vial (default ~/.cache/vial): content-addressed
  *            materialized files (files/), per-image views (views/),
- *            verification records (verified/); shared by all packages
+ *            verification records (verified/), streamed images' chunks
+ *            (chunks/) and mirrors (images/); shared by all packages
  *   data     $XDG_DATA_HOME/vial (default ~/.local/share/vial): user state
  *   runtime  $XDG_RUNTIME_DIR/vial, or /tmp/vial-UID (created 0700 and
  *            checked to be ours) when XDG_RUNTIME_DIR is unset

@@ -6,6 +6,7 @@ set -euo pipefail
 build_packages=(
     build-essential cmake ninja-build pkg-config
     libzstd-dev libsodium-dev libinih-dev libcjson-dev uthash-dev libffi-dev
+    libcurl4-openssl-dev   # the fetch agent of streamed images (vial-agent)
     libglib2.0-dev     # the GSettings backend module (without it: settings in memory)
 )
 test_packages=(
@@ -20,6 +21,7 @@ test_packages=(
     gsettings-desktop-schemas  # the host's real dconf, the control of test_gsettings.sh
     desktop-file-utils         # desktop-file-validate, for vial desktop's entries
     xz-utils                   # tar archives in test_import.sh
+    nginx-light                # the HTTP server of test_stream.sh (started on loopback by the test)
 )
 
 packages=("${build_packages[@]}")

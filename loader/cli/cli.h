@@ -39,8 +39,28 @@ int cli_usage(const char *command, const char *fmt, ...) __attribute__((format(p
  * returns 1 if help was printed. */
 int cli_wants_help(const char *command, int argc, char **argv);
 
-/* Opens an image for a command, verifying its metadata hashes. */
+/* Opens an image for a command, verifying its metadata hashes. path may be
+ * an http://, https:// or file:// URL: the image is then streamed
+ * (stream.c). */
 int cli_open_image(struct vial_image **out, const char *path);
+
+struct vial_dirs;
+/* Streaming (stream.c, docs/streaming.md). */
+int cli_is_url(const char *text);
+/* The path of a file installed beside the vial binary (or in ../lib/vial). */
+int cli_find_beside_vial(char *out, const char *name);
+void cli_agent_socket(char *out, size_t size, const struct vial_dirs *dirs);
+/* A connection to the user's fetch agent, started if none answers. */
+int cli_agent_connect(int *out, const struct vial_dirs *dirs);
+/* Sends one request line (with its newline) and reads one answer line;
+ * an "ERR ..." answer is an -EIO error with its message. */
+int cli_agent_ask(char *answer, size_t size, int fd, const char *request);
+/* The local mirror of the image at url (fetched and checked by the agent;
+ * with the server unreachable, the copy cached before, with a note). */
+int cli_stream_mirror(char *out, size_t size, const char *url, const struct vial_dirs *dirs);
+/* Makes image (opened from mirror) take its chunks from the store and the
+ * agent. */
+int cli_stream_attach(struct vial_image *image, const char *mirror, const struct vial_dirs *dirs);
 
 /* "12.3 MiB" */
 void cli_format_size(char *out, size_t size, uint64_t bytes);

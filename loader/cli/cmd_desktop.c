@@ -257,7 +257,9 @@ int cmd_desktop(int argc, char **argv)
     if (argc != 3)
         return cli_usage("desktop", "%s takes one IMAGE", action);
     char image_path[PATH_MAX], vial[PATH_MAX];
-    if (!realpath(argv[2], image_path))
+    if (cli_is_url(argv[2])) /* the entries launch from the URL: streamed */
+        snprintf(image_path, sizeof image_path, "%s", argv[2]);
+    else if (!realpath(argv[2], image_path))
         return cli_fail(vial_error_set(-errno, "%s: %s", argv[2], strerror(errno)));
     ssize_t n = readlink("/proc/self/exe", vial, sizeof vial - 1);
     if (n <= 0)

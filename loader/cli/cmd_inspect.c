@@ -381,7 +381,10 @@ int cmd_verify(int argc, char **argv)
     if (argc != 2)
         return cli_usage("verify", "one IMAGE expected");
     struct vial_image *image = NULL;
-    int rc = vial_image_open_path(&image, argv[1], 0); /* names the path itself */
+    /* a local image is checked here, section by section, with the messages
+     * of vial_image_verify; a URL's metadata were checked by the agent */
+    int rc = cli_is_url(argv[1]) ? cli_open_image(&image, argv[1])
+                                 : vial_image_open_path(&image, argv[1], 0);
     if (rc == 0 &&
         (rc = vial_image_verify(image, VIAL_VERIFY_CHUNKS, isatty(2) ? verify_progress : NULL,
                                 NULL)) < 0)

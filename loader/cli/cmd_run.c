@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,7 +29,8 @@
 #define RUN_MAX_ARGS 4096
 
 struct launch {
-    char image_path[PATH_MAX];
+    char image_path[PATH_MAX]; /* the image file: a streamed image's mirror */
+    const char *url;           /* a streamed image's URL, or NULL */
     struct vial_image *image;
     struct vial_manifest *manifest;
     struct vial_dirs dirs;
@@ -47,31 +49,11 @@ struct launch {
     char **env_changes;  /* what env changed: given back to host tools (vial_reg_env_build) */
 };
 
-/* What vial loads into applications sits beside the vial binary (build
- * tree) or in ../lib/vial (installed): the file named relative there. */
-static int find_beside_vial(char *out, const char *name)
-{
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0)
-        return vial_error_set(-errno, "cannot find the vial binary: %s", strerror(errno));
-    self[n] = '\0';
-    *strrchr(self, '/') = '\0';
-    const char *directories[] = {"", "../lib/vial/"};
-    for (size_t i = 0; i < sizeof directories / sizeof directories[0]; i++) {
-        char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s%s", self, directories[i], name);
-        if (access(path, R_OK) == 0 && realpath(path, out))
-            return 0;
-    }
-    return vial_error_set(-ENOENT, "%s is not beside %s/vial: rebuild vial", name, self);
-}
-
 /* The directory of the GSettings backend module; "" if vial was built
  * without GLib. */
 static void find_gio_modules(char *out)
 {
-    if (find_beside_vial(out, "gio-modules/libvial-gsettings.so") < 0)
+    if (cli_find_beside_vial(out, "gio-modules/libvial-gsettings.so") < 0)
         out[0] = '\0';
     else
         *strrchr(out, '/') = '\0';
@@ -284,7 +266,7 @@ static void append_host_tools(char *out, size_t size, const struct vial_manifest
 static int write_session(struct launch *l)
 {
     static char text[65536], host_env[VIAL_SESSION_HOST_ENV_MAX];
-    char host_tools[4096], directory[PATH_MAX], policy[8192];
+    char host_tools[4096], directory[PATH_MAX], policy[8192], stream[2 * PATH_MAX + 32] = "";
     append_host_tools(host_tools, sizeof host_tools, l->manifest);
     if (vial_policy_format(&l->policy, policy, sizeof policy) < 0)
         return vial_error_set(-ENAMETOOLONG, "isolation rules too long for the session");
@@ -292,13 +274,18 @@ static int write_session(struct launch *l)
     if (rc < 0)
         return rc;
     const char *home = cli_home();
+    if (l->url) {
+        char socket_path[PATH_MAX];
+        cli_agent_socket(socket_path, sizeof socket_path, &l->dirs);
+        snprintf(stream, sizeof stream, "chunks=%s/chunks\nagent=%s\n", l->dirs.cache, socket_path);
+    }
     int n = snprintf(text, sizeof text,
                      "# vial session\nimage=%s\ncache=%s\nview=%s\npreload=%s\nhost_tools=%s\n"
                      "state=%s\nhome=%s\npolicy=%s\nregistry=%s/registry.hive\nhive=%s\nhost_env=%s\n"
-                     "capture=%d\nprofile=%s\n",
+                     "capture=%d\nprofile=%s\n%s",
                      l->image_path, l->dirs.cache, l->view, l->preload, host_tools, l->state,
                      home ? home : "", policy, l->state, l->hive, host_env, l->state_override != NULL,
-                     l->profile ? l->profile : "");
+                     l->profile ? l->profile : "", stream);
     if (n < 0 || (size_t)n >= sizeof text)
         return vial_error_set(-ENAMETOOLONG, "session too large");
     uint8_t hash[VIAL_HASH_LEN];
@@ -342,10 +329,18 @@ static int prepare_state_override(struct launch *l)
 static int prepare(struct launch *l, const char *image)
 {
     int rc;
-    if (!realpath(image, l->image_path))
+    if ((rc = vial_dirs_get(&l->dirs)) < 0 || (rc = vial_mkdir_p(l->dirs.cache, 0700)) < 0)
+        return rc;
+    if (cli_is_url(image)) {
+        l->url = image;
+        if ((rc = cli_stream_mirror(l->image_path, sizeof l->image_path, image, &l->dirs)) < 0)
+            return rc;
+    } else if (!realpath(image, l->image_path)) {
         return vial_error_set(-errno, "%s: %s", image, strerror(errno));
-    if ((rc = vial_dirs_get(&l->dirs)) < 0 || (rc = vial_mkdir_p(l->dirs.cache, 0700)) < 0 ||
-        (rc = open_verified(l)) < 0 || (rc = find_beside_vial(l->preload, "libvial-preload.so")) < 0)
+    }
+    if ((rc = open_verified(l)) < 0 ||
+        (l->url && (rc = cli_stream_attach(l->image, l->image_path, &l->dirs)) < 0) ||
+        (rc = cli_find_beside_vial(l->preload, "libvial-preload.so")) < 0)
         return rc;
     const void *text;
     uint64_t length;
@@ -419,9 +414,36 @@ static void wait_until_idle(const struct launch *l, pid_t pid)
     }
 }
 
+/* A streamed image's launch keeps a connection to the fetch agent open
+ * until the program ends, so that the agent stays while it may be needed,
+ * and asks it to fetch the launch profile's chunks ahead of the program's
+ * own requests. Returns the held connection, or -1. */
+static int hold_agent(const struct launch *l)
+{
+    int held, prefetch;
+    if (!l->url || cli_agent_connect(&held, &l->dirs) < 0)
+        return -1;
+    if (send(held, "HOLD\n", 5, MSG_NOSIGNAL) != 5) {
+        close(held);
+        return -1;
+    }
+    const void *profile;
+    uint64_t length;
+    if (vial_image_section(&profile, &length, l->image, VIAL_SECTION_PROFILE) == 0 &&
+        cli_agent_connect(&prefetch, &l->dirs) == 0) {
+        char request[PATH_MAX + 32];
+        int n = snprintf(request, sizeof request, "PREFETCH %s profile\n", l->image_path);
+        if (send(prefetch, request, (size_t)n, MSG_NOSIGNAL) != n)
+            cli_error("cannot ask the fetch agent for the launch profile");
+        close(prefetch); /* the agent goes on without us */
+    }
+    return held;
+}
+
 /* Runs argv inside the bubble and returns what vial should exit with. */
 static int launch(struct launch *l, char **argv)
 {
+    int held = hold_agent(l);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -461,6 +483,8 @@ static int launch(struct launch *l, char **argv)
         wait_until_idle(l, pid);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    if (held >= 0)
+        close(held);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
     if (WIFEXITED(status))

@@ -205,11 +205,6 @@ int cli_wants_help(const char *command, int argc, char **argv)
     return 0;
 }
 
-int cli_open_image(struct vial_image **out, const char *path)
-{
-    return vial_image_open_path(out, path, VIAL_OPEN_VERIFY_METADATA);
-}
-
 void cli_format_size(char *out, size_t size, uint64_t bytes)
 {
     static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};

@@ -62,6 +62,8 @@ void vial_log(int level, const char *fmt, ...)
 
 /* The session's policy line, parsed once the file is read. */
 static char policy_text[8192];
+/* A streamed image's chunk store and fetch agent (both "" for a local one). */
+static char stream_chunks[4096], stream_agent[4096];
 
 /* The session file: "key=value" lines written by the launcher. */
 static int read_session(const char *path)
@@ -96,6 +98,8 @@ static int read_session(const char *path)
             {"state", vial_session.state, sizeof vial_session.state},
             {"home", vial_session.home, sizeof vial_session.home},
             {"policy", policy_text, sizeof policy_text},
+            {"chunks", stream_chunks, sizeof stream_chunks},
+            {"agent", stream_agent, sizeof stream_agent},
         };
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
             if (strcmp(line, keys[i].key) == 0)
@@ -172,6 +176,9 @@ static void initialize(void)
     int rc = read_session(path);
     if (rc == 0)
         rc = vial_image_open_path(&vial_session.image, vial_session.image_path, 0);
+    if (rc == 0 && stream_chunks[0] && stream_agent[0])
+        rc = vial_image_attach_stream(vial_session.image, vial_session.image_path, stream_chunks,
+                                      stream_agent);
     if (rc < 0) {
         /* a process of the bubble that cannot read its session (it switched
          * to another user, or the session is gone) must not write where the
@@ -689,8 +696,17 @@ int vial_preload_materialize(char *out, size_t size, uint32_t entry)
         rc = vial_materialize(out, size, vial_session.reader, entry, vial_session.cache,
                               vial_session.view);
     pthread_mutex_unlock(&reader_lock);
-    if (rc < 0)
+    if (rc < 0 && vial_image_streamed(vial_session.image)) {
+        /* a chunk that cannot be fetched: the application gets EIO, and
+         * the user is told why even without VIAL_LOG */
+        char line[1200];
+        int n = snprintf(line, sizeof line, "vial: %s\n", vial_error_last());
+        ssize_t ignored = write(2, line, (size_t)(n < (int)sizeof line ? n : (int)sizeof line - 1));
+        (void)ignored;
+        rc = -EIO;
+    } else if (rc < 0) {
         vial_log(1, "cannot materialize entry %u: %s", entry, vial_error_last());
+    }
     else if (vial_session.profile[0])
         record_launch(entry);
     vial_busy--;

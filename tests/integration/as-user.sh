@@ -22,6 +22,8 @@ for lib in "$(dirname "$VIAL")"/libvial-*.so; do
     [ -f "$lib" ] && cp "$lib" "$stage/tools/"
 done
 [ -d "$(dirname "$VIAL")/gio-modules" ] && cp -r "$(dirname "$VIAL")/gio-modules" "$stage/tools/"
+# and streamed images for the fetch agent
+[ -x "$(dirname "$VIAL")/vial-agent" ] && cp "$(dirname "$VIAL")/vial-agent" "$stage/tools/"
 for tool in "$TOOLS"/treecmp "$TOOLS"/make-* "$TOOLS"/replay-* "$TOOLS"/probe-* "$TOOLS"/posix-suite; do
     [ -x "$tool" ] && cp "$tool" "$stage/tools/"
 done
@@ -29,6 +31,7 @@ cp -r "$SOURCE_DIR/tests/integration" "$SOURCE_DIR/tests/differential" "$SOURCE_
     "$SOURCE_DIR/tests/fixtures" \
     "$stage/tests/"
 cp "$SOURCE_DIR/README.md" "$stage/"
+cp -r "$SOURCE_DIR/examples" "$stage/"
 # fixtures fetched by the root run (run_apps): copied when the user cannot
 # read them where they are
 fixtures=${FIXTURES:-}

@@ -1,0 +1,263 @@
+#!/bin/bash
+# test_stream.sh - images run from URLs served by a real nginx on loopback:
+# a clean cache, on-demand chunks fetched by the user's agent, what that
+# cost, offline runs, a missing chunk with no server, updates that fetch
+# only what changed, and servers that misbehave (stopped mid-transfer,
+# damaged bytes, Range ignored, 416, very slow).
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/apps-lib.sh"
+need_fixtures python-root
+
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || fail "nginx is not installed (scripts/install-deps.sh --test installs nginx-light)"
+export VIAL_AGENT_IDLE=5
+CACHE="$XDG_CACHE_HOME/vial"
+WWW="$WORK/www"
+mkdir -p "$WWW" "$WORK/nginx"
+
+# ------------------------------------------------------------------ nginx
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# /good/ serves normally; /norange/ ignores Range (200 with the whole
+# file); /slow/ sends 64 KiB/s; /trickle/ 512 KiB/s (to be stopped mid-way)
+# (as root, the workers read $WORK as root; otherwise they are this user)
+user_line=
+[ "$(id -u)" = 0 ] && user_line="user root;"
+cat >"$WORK/nginx/nginx.conf" <<EOF
+$user_line
+daemon on;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log;
+events {}
+http {
+    access_log $WORK/nginx/access.log;
+    log_format ranges '\$uri \$status \$body_bytes_sent \$http_range';
+    access_log $WORK/nginx/ranges.log ranges;
+    client_body_temp_path $WORK/nginx/body;
+    proxy_temp_path $WORK/nginx/proxy;
+    fastcgi_temp_path $WORK/nginx/fastcgi;
+    uwsgi_temp_path $WORK/nginx/uwsgi;
+    scgi_temp_path $WORK/nginx/scgi;
+    server {
+        listen 127.0.0.1:$PORT;
+        location /good/ { alias $WWW/; }
+        location /norange/ { alias $WWW/; max_ranges 0; }
+        location /slow/ { alias $WWW/; limit_rate 64k; }
+        location /trickle/ { alias $WWW/; limit_rate 512k; }
+    }
+}
+EOF
+start_nginx() {
+    "$NGINX" -q -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" 2>"$WORK/nginx/start.err" ||
+        { cat "$WORK/nginx/start.err" >&2; fail "nginx does not start"; }
+}
+stop_nginx() {
+    [ -f "$WORK/nginx/nginx.pid" ] && kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null
+    for _ in $(seq 50); do [ -f "$WORK/nginx/nginx.pid" ] || return 0; sleep 0.1; done
+}
+stop_agent() {
+    local pid
+    pid=$(pgrep -u "$(id -u)" -f "$TOOLS/vial-agent" || true)
+    [ -n "$pid" ] && kill $pid 2>/dev/null
+    sleep 0.2
+}
+cleanup_stream() { stop_nginx; stop_agent; cleanup; }
+trap cleanup_stream EXIT
+start_nginx
+URL="http://127.0.0.1:$PORT"
+
+# stat FIELD of the image's .stats (requests, bytes, chunks)
+image_stat() {
+    local root
+    root=$("$VIAL" info "$1" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["image_hash"])')
+    sed -n "s/^$2=//p" "$CACHE/images/$root.stats"
+}
+
+# ------------------------------------------------------------------ images
+"$VIAL" pack "$FIXTURES/python-root" --manifest "$FIXTURES/python.ini" -o "$WWW/python.vial" >/dev/null ||
+    fail "pack python"
+image_size=$(stat -c %s "$WWW/python.vial")
+
+# ------------------------------------------------ the Python app from its URL
+expect_status 0 "$VIAL" run "$URL/good/python.vial"
+grep -q '^pyapp-marker file=/opt/pyapp/pyapp/main\.py pid=' "$WORK/stdout" ||
+    { cat "$WORK/stdout" "$WORK/stderr" >&2; fail "pyapp did not run from $URL/good/python.vial"; }
+grep -q '^pyapp-marker json=/usr/lib/python3\.11/json/__init__\.py decimal=3\.10 expat=expat_' "$WORK/stdout" ||
+    fail "pyapp's stdlib imports are wrong when streamed"
+pass "vial run URL: the Python app runs from nginx on a clean cache"
+
+fetched=$(image_stat "$URL/good/python.vial" bytes)
+requests=$(image_stat "$URL/good/python.vial" requests)
+[ -n "$fetched" ] && [ "$fetched" -gt 0 ] || fail "no bytes fetched recorded"
+[ "$fetched" -lt $((image_size / 2)) ] ||
+    fail "the launch fetched $fetched bytes of a $image_size-byte image: not on demand"
+chunk_bytes=$(du -sb "$CACHE/chunks" | cut -f1)
+echo "python.vial: $image_size bytes; launch fetched $fetched bytes in $requests requests; chunks stored: $chunk_bytes bytes"
+pass "the launch fetched $fetched of $image_size bytes, in $requests requests"
+
+# from outside: the code ran from the image's view, not the host's python
+start_bg py "$VIAL" run "$URL/good/python.vial" -- --wait
+pyline=$(wait_line py '^pyapp-marker file=')
+pypid=${pyline##*pid=}
+in_view "$(readlink "/proc/$pypid/exe")" /usr/bin/python3.11 >/dev/null
+maps_check "$pypid" '/lib-dynload/_json\.' /usr/lib/python3.11/lib-dynload/_json.cpython-311-x86_64-linux-gnu.so
+eval "exec ${BG_FD[py]}>&-"; unset "BG_FD[py]"
+wait "${BG_PID[py]}" 2>/dev/null || true
+unset "BG_PID[py]"
+pass "the streamed python3.11 and its extension modules are mapped from the cache's view"
+
+# every stored chunk is the one its name says (vial cat checks the hash of
+# every chunk it reads; a damaged store file is refetched, never used)
+victim=$(find "$CACHE/chunks" -type f -print -quit)
+printf 'garbage' | dd of="$victim" bs=1 seek=4 conv=notrunc status=none
+"$VIAL" cat "$URL/good/python.vial" /usr/lib/python3.11/os.py >"$WORK/os.py" 2>"$WORK/stderr" ||
+    { cat "$WORK/stderr" >&2; fail "vial cat after damaging a cached chunk"; }
+cmp -s "$WORK/os.py" "$FIXTURES/python-root/usr/lib/python3.11/os.py" || fail "os.py differs"
+pass "vial cat URL reads through the store"
+
+# -------------------------------------------------------------- offline
+stop_nginx
+expect_status 0 "$VIAL" run "$URL/good/python.vial"
+grep -q '^pyapp-marker json=' "$WORK/stdout" || fail "the cached app did not run offline"
+expect_stderr "cannot be reached"
+pass "with the server gone, the cached app runs (and vial says it uses the cached copy)"
+
+# a file never fetched, no server: EIO for that file, and a clear message
+expect_status 1 "$VIAL" exec "$URL/good/python.vial" -- /usr/bin/python3.11 -c '
+import sys
+try:
+    open("/usr/lib/python3.11/turtle.py", "rb").read()
+except OSError as e:
+    print("errno", e.errno); sys.exit(1)'
+grep -qx 'errno 5' "$WORK/stdout" || { cat "$WORK/stdout" "$WORK/stderr" >&2; fail "a missing chunk did not give EIO"; }
+expect_stderr "cannot fetch /usr/lib/python3.11/turtle.py"
+pass "offline, a file whose chunks are missing gives EIO and vial names it"
+
+rm -rf "$CACHE"
+stop_agent
+expect_status 1 "$VIAL" run "$URL/good/python.vial"
+expect_stderr "cannot open $URL/good/python.vial"
+pass "clean cache and no server: a clear error"
+start_nginx
+
+# -------------------------------------------------------------- updates
+# v1 and v2 of hello differ in one file; v2's run fetches only its chunk
+cp -a "$SOURCE_DIR/examples/hello/root" "$WORK/hello-v1"
+cp -a "$SOURCE_DIR/examples/hello/root" "$WORK/hello-v2"
+sed 's/^version = .*/version = 1.0/' "$SOURCE_DIR/examples/hello/vial.ini" >"$WORK/v1.ini"
+sed 's/^version = .*/version = 2.0/' "$SOURCE_DIR/examples/hello/vial.ini" >"$WORK/v2.ini"
+head -c 300000 /dev/urandom | base64 >"$WORK/hello-v1/usr/share/hello-vial/big.txt"
+cp "$WORK/hello-v1/usr/share/hello-vial/big.txt" "$WORK/hello-v2/usr/share/hello-vial/big.txt"
+echo "new in 2.0" >"$WORK/hello-v2/usr/share/hello-vial/changes.txt"
+"$VIAL" pack "$WORK/hello-v1" --manifest "$WORK/v1.ini" -o "$WWW/hello-1.0.vial" >/dev/null || fail "pack v1"
+"$VIAL" pack "$WORK/hello-v2" --manifest "$WORK/v2.ini" -o "$WWW/hello-2.0.vial" >/dev/null || fail "pack v2"
+expect_status 0 "$VIAL" exec "$URL/good/hello-1.0.vial" -- sh -c 'cat /usr/share/hello-vial/big.txt >/dev/null; hello-vial'
+grep -q 'This is run number 1' "$WORK/stdout" || fail "v1's first run is not run 1"
+v1_bytes=$(image_stat "$URL/good/hello-1.0.vial" bytes)
+expect_status 0 "$VIAL" exec "$URL/good/hello-2.0.vial" -- sh -c 'cat /usr/share/hello-vial/big.txt >/dev/null; cat /usr/share/hello-vial/changes.txt; hello-vial'
+grep -qx 'new in 2.0' "$WORK/stdout" || fail "v2 does not show its new file"
+v2_bytes=$(image_stat "$URL/good/hello-2.0.vial" bytes)
+v2_chunks=$(image_stat "$URL/good/hello-2.0.vial" chunks)
+echo "update: v1 fetched $v1_bytes bytes, v2 $v2_bytes bytes ($v2_chunks new chunks)"
+[ "$v2_bytes" -lt $((v1_bytes / 4)) ] || fail "v2 fetched $v2_bytes bytes, v1 $v1_bytes: not only what changed"
+[ "$v2_chunks" -le 2 ] || fail "v2 stored $v2_chunks chunks; only changes.txt's is new"
+pass "v2 fetches only the chunks v1 did not have ($v2_bytes vs $v1_bytes bytes)"
+grep -q 'This is run number 2' "$WORK/stdout" || { cat "$WORK/stdout" >&2; fail "v2 did not inherit v1's state"; }
+pass "v2's first run starts from v1's state (run number 2)"
+
+# -------------------------------------------------------------- faults
+fresh_cache() { stop_agent; rm -rf "$CACHE"; }
+big=/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0
+[ -f "$FIXTURES/python-root$big" ] || big=/usr/bin/python3.11
+
+# Range ignored: nginx answers 200 with the whole file
+fresh_cache
+expect_status 0 "$VIAL" run "$URL/norange/python.vial"
+grep -q '^pyapp-marker json=' "$WORK/stdout" || fail "the app did not run from a server ignoring Range"
+grep -q '"GET /norange/python.vial HTTP/1.1" 200 ' "$WORK/nginx/access.log" ||
+    fail "nginx did not answer 200 to a range request under /norange/"
+pass "a server that ignores Range (200, whole file): the app still runs"
+
+# damaged bytes: a copy with one byte of one chunk flipped; the script
+# prints that chunk's hash (its name in the store)
+fresh_cache
+damaged=$(python3 - "$WWW/python.vial" "$WWW/damaged.vial" <<'EOF'
+import struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+sections = {}
+for i in range(14):
+    t, f, off, ln = struct.unpack_from("<IIQQ", data, 64 + i * 56)
+    if t: sections[t] = (off, ln)
+data_off, data_len = sections[7]
+table_off, table_len = sections[6]
+where = data_len // 2
+for r in range(table_len // 48):
+    h = bytes(data[table_off + 48 * r: table_off + 48 * r + 32])
+    off, stored, raw = struct.unpack_from("<QII", data, table_off + 48 * r + 32)
+    if off <= where < off + stored:
+        data[data_off + where] ^= 0x55
+        print(h.hex())
+        break
+open(sys.argv[2], "wb").write(data)
+EOF
+)
+[[ $damaged =~ ^[0-9a-f]{64}$ ]] || fail "could not damage a chunk: '$damaged'"
+"$VIAL" verify "$WWW/damaged.vial" >/dev/null 2>&1 && fail "the damaged copy verifies"
+"$VIAL" extract "$URL/good/damaged.vial" "$WORK/damaged-tree" >/dev/null 2>"$WORK/stderr" &&
+    fail "extracting the damaged image succeeded"
+grep -q 'does not match its hash' "$WORK/stderr" || { cat "$WORK/stderr" >&2; fail "no message about the damaged chunk"; }
+[ -e "$CACHE/chunks/${damaged:0:2}/${damaged:2}" ] && fail "the damaged chunk was stored"
+[ -d "$CACHE/chunks" ] || fail "no chunk at all was stored before the damaged one"
+pass "damaged bytes from the server: refused with 'does not match its hash', never stored"
+"$VIAL" extract "$URL/good/python.vial" "$WORK/good-tree" >/dev/null 2>"$WORK/stderr" ||
+    { cat "$WORK/stderr" >&2; fail "the good image does not extract after the damaged one"; }
+[ -s "$CACHE/chunks/${damaged:0:2}/${damaged:2}" ] || fail "the good chunk is not stored after recovery"
+cmp -s "$WORK/good-tree$big" "$FIXTURES/python-root$big" || fail "$big differs after the damaged fetch"
+pass "the server fixed: the image extracts whole, the chunk stored good"
+
+# a file shorter than its header says: caught when the mirror is made
+fresh_cache
+head -c $((image_size * 2 / 3)) "$WWW/python.vial" >"$WWW/short.vial"
+expect_status 1 "$VIAL" ls "$URL/good/short.vial" /
+expect_stderr "it changed on the server"
+pass "a truncated image on the server: refused before use ($(grep -o 'the file is now.*' "$WORK/stderr"))"
+# 416: the image shrank on the server after the mirror was made, so every
+# chunk lies past its end
+cp "$WWW/python.vial" "$WWW/shrinking.vial"
+expect_status 0 "$VIAL" ls "$URL/good/shrinking.vial" /
+head -c 2048 "$WWW/python.vial" >"$WWW/shrinking.vial"
+expect_status 1 "$VIAL" cat "$URL/good/shrinking.vial" /usr/lib/python3.11/os.py
+expect_stderr "416 Range Not Satisfiable"
+grep -q '"GET /good/shrinking.vial HTTP/1.1" 416 ' "$WORK/nginx/access.log" || fail "nginx did not answer 416"
+pass "416 from the server: a clear error"
+
+# very slow: 64 KiB/s still completes
+fresh_cache
+expect_status 0 "$VIAL" cat "$URL/slow/python.vial" /usr/lib/python3.11/os.py
+cmp -s "$WORK/stdout" "$FIXTURES/python-root/usr/lib/python3.11/os.py" || fail "os.py differs (slow server)"
+pass "a very slow server (64 KiB/s): the read completes"
+
+# stopped mid-transfer: nginx goes away while the big file streams at
+# 512 KiB/s, comes back a second later; the agent resumes where it was cut
+fresh_cache
+"$VIAL" cat "$URL/trickle/python.vial" "$big" >"$WORK/big" 2>"$WORK/big.err" &
+cat_pid=$!
+sleep 1.5
+# killed, as a crashed or rebooted server is: its connections are cut
+master=$(cat "$WORK/nginx/nginx.pid") || fail "nginx was not running"
+kill -STOP "$master" # no new workers while its workers die
+pkill -KILL -P "$master" || true
+kill -KILL "$master"
+rm -f "$WORK/nginx/nginx.pid"
+sleep 1
+start_nginx
+wait "$cat_pid" || { cat "$WORK/big.err" >&2; fail "vial cat did not survive the server stopping"; }
+cmp -s "$WORK/big" "$FIXTURES/python-root$big" || fail "$big differs after the server stopped mid-transfer"
+# the agent resumed the cut range after the bytes it had (its log says
+# where), and the last request asked for that rest
+resumed=$(sed -n 's/.*trickle.*attempt [0-9]* at byte \([0-9]*\) .*/\1/p' "$XDG_RUNTIME_DIR/vial/agent.log" | tail -1)
+[ -n "$resumed" ] || { cat "$XDG_RUNTIME_DIR/vial/agent.log" >&2; fail "the agent did not retry the cut transfer"; }
+tail -1 "$WORK/nginx/ranges.log" | grep -q "^/trickle/python.vial 206 [0-9]* bytes=$resumed-" ||
+    { cat "$WORK/nginx/ranges.log" >&2; fail "no request resumed at byte $resumed"; }
+pass "the server stopped mid-transfer and came back: the file arrives whole"
+
+finish
