@@ -134,8 +134,12 @@ const struct vial_command vial_commands[] = {
      "what an earlier install of the package wrote. remove deletes them; list shows\n"
      "what is installed.",
      cmd_desktop},
-    {"info", "IMAGE [--json]", "show a package's name, version, sizes and entry points",
-     "  --json   machine-readable output", cmd_info},
+    {"info", "IMAGE [--json]", "show a package's name, version, sizes, signer and entry points",
+     "Shows who signed the image without applying the trust policy, so that a key can\n"
+     "be checked before it is trusted; a signature that does not match is refused.\n"
+     "  --json   machine-readable output, with the signing key in full and every section's\n"
+     "           type, offset and length",
+     cmd_info},
     {"ls", "IMAGE [PATH] [-l]", "list a directory of an image",
      "  -l   long listing: mode, owner, size, time, symlink target", cmd_ls},
     {"cat", "IMAGE PATH", "write a file of an image to standard output",
@@ -272,8 +276,9 @@ static void print_overview(void)
     for (const struct vial_command *c = vial_commands; c->name; c++)
         printf("  %-9s %s\n", c->name, c->summary);
     printf("\n'vial help COMMAND' or 'vial COMMAND --help' shows a command's options.\n"
-           "--require-signature: use only signed images (VIAL_REQUIRE_SIGNATURE=1 does the\n"
-           "same; see 'vial help sign' and docs/trust.md).\n"
+           "--require-signature: use only signed images, by a key of the trusted-keys file\n"
+           "if it lists any (VIAL_REQUIRE_SIGNATURE=1 does the same; see 'vial help sign'\n"
+           "and docs/trust.md).\n"
            "exit status: 0 success, 1 failure, 2 usage error, 3 damaged or invalid image\n"
            "(or a signature that does not match), 4 refused by the trust policy.\n"
            "The image format is specified in docs/image-format.md, the manifest in\n"
