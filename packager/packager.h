@@ -93,6 +93,21 @@ int vial_packer_add_tree(struct vial_packer *packer, const char *root, const cha
 int vial_packer_write(struct vial_packer *packer, const char *output,
                       struct vial_pack_stats *stats);
 
+/* --------------------------------------------------------------- signing */
+
+/* An Ed25519 secret key in libsodium's layout: the 32-byte seed, then the
+ * public key. */
+#define VIAL_SECRET_KEY_LEN 64u
+
+/* Signs the image open in fd (read-write; `image` was opened from it and
+ * checked by the caller): writes the 144-byte signature slot in place at
+ * its header offset and fsyncs. The slot lies outside the root hash, so no
+ * other byte of the file changes (docs/trust.md explains why this is safe
+ * enough without a temporary copy). Reads the slot back and checks it with
+ * vial_image_signature before returning. Errors: -errno, VIAL_ESIGNATURE. */
+int vial_image_sign(int fd, const struct vial_image *image,
+                    const uint8_t secret_key[VIAL_SECRET_KEY_LEN]);
+
 /* ---------------------------------------------------------------- import */
 
 /* What a Debian package's control file says (empty for a tar archive). */

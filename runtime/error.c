@@ -50,6 +50,7 @@ const char *vial_strerror(int code)
     case VIAL_EMANIFEST: return "invalid manifest";
     case VIAL_EHASH: return "content does not match its hash";
     case VIAL_EINVALID: return "cannot be represented in an image";
+    case VIAL_ESIGNATURE: return "signature does not match";
     default: return code < 0 && code > -4096 ? strerror(-code) : "unknown error";
     }
 }

@@ -152,8 +152,10 @@ static int image_init(struct vial_image *image, unsigned flags)
     int rc = check_sections(image);
     if (rc == 0)
         rc = check_index(image);
-    if (rc == 0 && (flags & VIAL_OPEN_VERIFY_METADATA))
+    if (rc == 0 && (flags & VIAL_OPEN_VERIFY_METADATA)) {
         rc = vial_image_verify_metadata_hashes(image);
+        image->metadata_verified = rc == 0;
+    }
     return rc;
 }
 

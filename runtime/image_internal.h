@@ -36,6 +36,7 @@ struct vial_image {
     uint32_t chunk_count;
     uint64_t chunk_data_offset;
     uint64_t chunk_data_length;
+    int metadata_verified; /* opened with VIAL_OPEN_VERIFY_METADATA */
 };
 
 struct vial_reader {

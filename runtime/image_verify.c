@@ -6,7 +6,7 @@
 
 #include "image_internal.h"
 
-static const char *section_name(uint32_t type)
+const char *vial_section_name(uint32_t type)
 {
     switch (type) {
     case VIAL_SECTION_MANIFEST: return "manifest";
@@ -36,7 +36,7 @@ int vial_image_verify_metadata_hashes(const struct vial_image *image)
         vial_hash(hash, data, d->length);
         if (memcmp(hash, d->hash, VIAL_HASH_LEN) != 0)
             return vial_error_set(VIAL_EHASH, "the %s section does not match its hash",
-                                  section_name(d->type));
+                                  vial_section_name(d->type));
         if (!(d->flags & VIAL_SECTION_PAGED))
             continue;
         uint64_t page_count = (d->length + VIAL_PAGE_SIZE - 1) / VIAL_PAGE_SIZE;
@@ -49,7 +49,7 @@ int vial_image_verify_metadata_hashes(const struct vial_image *image)
             vial_hash(hash, data + start, n);
             if (memcmp(hash, image->base + pages->offset + page_bytes_used, VIAL_HASH_LEN) != 0)
                 return vial_error_set(VIAL_EHASH, "page %llu of the %s section does not match its hash",
-                                      (unsigned long long)p, section_name(d->type));
+                                      (unsigned long long)p, vial_section_name(d->type));
             page_bytes_used += VIAL_HASH_LEN;
         }
     }
@@ -59,6 +59,11 @@ int vial_image_verify_metadata_hashes(const struct vial_image *image)
                               (unsigned long long)pages->length,
                               (unsigned long long)page_bytes_used);
     return 0;
+}
+
+int vial_image_verify_metadata(const struct vial_image *image)
+{
+    return image->metadata_verified ? 0 : vial_image_verify_metadata_hashes(image);
 }
 
 static int fail_entry(const struct vial_image *image, uint32_t index, const char *what)

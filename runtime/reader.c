@@ -55,14 +55,22 @@ static int decode_frame(struct vial_reader *reader, uint32_t chunk,
         reader->capacity = info->raw_length;
     }
     reader->cached_chunk = UINT32_MAX;
+    /* Damaged stored bytes show up as a frame that does not parse or does
+     * not decompress before they can show up as a hash mismatch: all say
+     * the same thing, the chunk is not what the image recorded. */
+    char hex[2 * VIAL_HASH_LEN + 1];
+    vial_hash_hex(hex, info->hash);
     unsigned long long declared = ZSTD_getFrameContentSize(frame, info->stored_length);
     if (declared != info->raw_length)
         return vial_error_set(VIAL_ECORRUPT,
-                              "corrupt image: chunk %u is not a zstd frame of %u bytes", chunk,
-                              info->raw_length);
+                              "chunk %u (%.16s...) does not match its hash: it is not a zstd "
+                              "frame of %u bytes",
+                              chunk, hex, info->raw_length);
     if (ZSTD_findFrameCompressedSize(frame, info->stored_length) != info->stored_length)
         return vial_error_set(VIAL_ECORRUPT,
-                              "corrupt image: chunk %u is not exactly one zstd frame", chunk);
+                              "chunk %u (%.16s...) does not match its hash: it is not exactly "
+                              "one zstd frame",
+                              chunk, hex);
     unsigned wanted = ZSTD_getDictID_fromFrame(frame, info->stored_length);
     if (wanted != 0 && wanted != reader->dictionary_id)
         return vial_error_set(VIAL_ECORRUPT,
@@ -73,16 +81,15 @@ static int decode_frame(struct vial_reader *reader, uint32_t chunk,
                         : ZSTD_decompressDCtx(reader->dctx, reader->buffer, info->raw_length, frame,
                                               info->stored_length);
     if (ZSTD_isError(got) || got != info->raw_length)
-        return vial_error_set(VIAL_ECORRUPT, "corrupt image: chunk %u does not decompress: %s",
-                              chunk, ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short");
+        return vial_error_set(VIAL_ECORRUPT,
+                              "chunk %u (%.16s...) does not match its hash: it does not "
+                              "decompress (%s)",
+                              chunk, hex, ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short");
     uint8_t hash[VIAL_HASH_LEN];
     vial_hash(hash, reader->buffer, info->raw_length);
-    if (memcmp(hash, info->hash, VIAL_HASH_LEN) != 0) {
-        char hex[2 * VIAL_HASH_LEN + 1];
-        vial_hash_hex(hex, info->hash);
+    if (memcmp(hash, info->hash, VIAL_HASH_LEN) != 0)
         return vial_error_set(VIAL_EHASH, "chunk %u (%.16s...) does not match its hash", chunk,
                               hex);
-    }
     reader->cached_chunk = chunk;
     reader->cached_length = info->raw_length;
     return 0;

@@ -29,6 +29,7 @@ enum vial_error_code {
     VIAL_EMANIFEST = -5003, /* the manifest does not parse or is invalid */
     VIAL_EHASH = -5004,     /* content does not match its recorded hash */
     VIAL_EINVALID = -5005,  /* input the packager cannot represent */
+    VIAL_ESIGNATURE = -5006, /* the image's signature does not verify */
 };
 
 /* The message left by the last failing call on this thread ("" if none).
@@ -191,6 +192,46 @@ enum vial_verify_flags {
 int vial_image_verify(const struct vial_image *image, unsigned flags,
                       void (*progress)(uint64_t done, uint64_t total, void *payload),
                       void *payload);
+
+/* The name of a section type as messages use it ("manifest", "registry
+ * hive", ...; "unknown" for a type this reader does not know). */
+const char *vial_section_name(uint32_t type);
+
+/* Hashes every metadata section and every page of the paged ones, as
+ * VIAL_OPEN_VERIFY_METADATA does at open; returns 0 at once if the image
+ * was opened with that flag. Errors: VIAL_EHASH naming the section,
+ * VIAL_ECORRUPT. */
+int vial_image_verify_metadata(const struct vial_image *image);
+
+/* ------------------------------------------------------------- signatures */
+
+/* What an Ed25519 signature covers: this 14-byte domain string (its NUL
+ * included) followed by the 32-byte root hash (docs/image-format.md). */
+#define VIAL_SIGNATURE_DOMAIN "vial-image-v1"
+#define VIAL_SIGNATURE_DOMAIN_LEN 14u
+#define VIAL_SIGNATURE_MESSAGE_LEN (VIAL_SIGNATURE_DOMAIN_LEN + VIAL_HASH_LEN)
+#define VIAL_PUBLIC_KEY_LEN 32u
+#define VIAL_SIGNATURE_LEN 64u
+
+/* The bytes a signature of an image with this root hash signs. */
+void vial_signature_message(uint8_t out[VIAL_SIGNATURE_MESSAGE_LEN],
+                            const uint8_t root_hash[VIAL_HASH_LEN]);
+
+struct vial_signature_info {
+    uint32_t type; /* VIAL_SIGNATURE_NONE or VIAL_SIGNATURE_ED25519 */
+    uint8_t public_key[VIAL_PUBLIC_KEY_LEN]; /* the signer's; zero if unsigned */
+};
+
+/* Reads the image's signature slot and, if the image is signed, checks the
+ * Ed25519 signature over vial_signature_message(root hash) with the public
+ * key in the slot. Success: out->type is VIAL_SIGNATURE_NONE (an all-zero
+ * slot) or VIAL_SIGNATURE_ED25519 (a valid signature by out->public_key).
+ * Which keys to trust is the caller's policy, not this function's.
+ * Errors: VIAL_ESIGNATURE (a signature that does not verify: the image
+ * changed after signing, or the slot's key did not make it), VIAL_ECORRUPT
+ * (an unknown signature type, or non-zero bytes where the slot must be
+ * zero). Thread-safe. */
+int vial_image_signature(struct vial_signature_info *out, const struct vial_image *image);
 
 /* ---------------------------------------------------------------- reading */
 

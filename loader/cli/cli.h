@@ -13,7 +13,11 @@ enum vial_exit {
     VIAL_EXIT_FAILURE = 1, /* the command failed; the message says why */
     VIAL_EXIT_USAGE = 2,   /* bad command line */
     VIAL_EXIT_CORRUPT = 3, /* the image is damaged, truncated or not an image */
+    VIAL_EXIT_UNTRUSTED = 4, /* the trust policy refused the image (docs/trust.md) */
 };
+
+/* The error code of a refusal by the trust policy (cli_fail: exit 4). */
+#define CLI_EUNTRUSTED (-5100)
 
 struct vial_command {
     const char *name;
@@ -29,7 +33,9 @@ extern const struct vial_command vial_commands[];
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Exit code for a failed library call: VIAL_EXIT_CORRUPT for damaged
- * images, VIAL_EXIT_FAILURE otherwise. Prints "vial: <last error>". */
+ * images (a signature that does not match included), VIAL_EXIT_UNTRUSTED
+ * for CLI_EUNTRUSTED, VIAL_EXIT_FAILURE otherwise. Prints
+ * "vial: <last error>". */
 int cli_fail(int rc);
 
 /* Prints a usage error and the command's usage line; returns VIAL_EXIT_USAGE. */
@@ -39,10 +45,12 @@ int cli_usage(const char *command, const char *fmt, ...) __attribute__((format(p
  * returns 1 if help was printed. */
 int cli_wants_help(const char *command, int argc, char **argv);
 
-/* Opens an image for a command, verifying its metadata hashes. path may be
- * an http://, https:// or file:// URL: the image is then streamed
- * (stream.c). */
+/* Opens an image for a command, verifying its metadata hashes, and applies
+ * the trust policy (cli_trust_check). path may be an http://, https:// or
+ * file:// URL: the image is then streamed (stream.c). */
 int cli_open_image(struct vial_image **out, const char *path);
+/* The same without the trust policy (vial info shows who signed an image). */
+int cli_open_image_unchecked(struct vial_image **out, const char *path);
 
 struct vial_dirs;
 /* Streaming (stream.c, docs/streaming.md). */
@@ -61,6 +69,40 @@ int cli_stream_mirror(char *out, size_t size, const char *url, const struct vial
 /* Makes image (opened from mirror) take its chunks from the store and the
  * agent. */
 int cli_stream_attach(struct vial_image *image, const char *mirror, const struct vial_dirs *dirs);
+
+/* ------------------------------------------------------------------ trust */
+
+/* Key files (keys.c, docs/trust.md): one line "vial-ed25519-public HEX
+ * [COMMENT]" (KEYFILE.pub, trusted-keys) or "vial-ed25519-secret HEX"
+ * (the 32-byte seed). */
+#define CLI_KEY_ID_LEN 16 /* hex digits of a public key shown in messages */
+/* Parses a public key line; -EINVAL (message set) if it is not one. */
+int cli_key_parse_public(uint8_t out[VIAL_PUBLIC_KEY_LEN], const char *line);
+/* The first CLI_KEY_ID_LEN hex digits of a public key, NUL-terminated. */
+void cli_key_id(char out[CLI_KEY_ID_LEN + 1], const uint8_t key[VIAL_PUBLIC_KEY_LEN]);
+/* Writes a new key pair: path (the secret key, mode 0600) and path.pub.
+ * Refuses to replace either (-EEXIST); leaves nothing on failure. */
+int cli_key_generate(uint8_t out_public[VIAL_PUBLIC_KEY_LEN], const char *path);
+/* Reads a secret key file into libsodium's 64-byte secret key layout.
+ * Refuses a file other users may read or write. The caller wipes it
+ * (sodium_memzero). */
+int cli_key_read_secret(uint8_t out[64], const char *path);
+
+/* The trust policy (trust.c, docs/trust.md). `vial --require-signature`
+ * sets VIAL_REQUIRE_SIGNATURE=1 for itself and what it starts. */
+#define CLI_REQUIRE_SIGNATURE_ENV "VIAL_REQUIRE_SIGNATURE"
+/* The image's signature, refusing one that does not match (VIAL_ESIGNATURE)
+ * or a damaged slot, whatever the policy; messages start with source. */
+int cli_trust_signature(struct vial_signature_info *out, const struct vial_image *image,
+                        const char *source);
+/* Whether the image may be used under the user's policy. Always: a
+ * signature that does not match is refused. When a signature is required
+ * (--require-signature) or the trusted-keys file lists keys: the metadata
+ * hashes are verified (if open did not) and the image must carry a valid
+ * signature, by a listed key if the file lists any. 0, or a negative code
+ * with a message naming source and why: VIAL_ESIGNATURE, VIAL_EHASH,
+ * VIAL_ECORRUPT for a damaged image, CLI_EUNTRUSTED for a refusal. */
+int cli_trust_check(const struct vial_image *image, const char *source);
 
 /* "12.3 MiB" */
 void cli_format_size(char *out, size_t size, uint64_t bytes);
@@ -93,7 +135,8 @@ int cli_registry_open(struct vial_reg **out, struct vial_hive **package, const s
 
 /* Runs argv in the bubble of image with the user's state in
  * state_directory (created if needed) instead of the package's usual one,
- * as vial sequence's capture does. Returns the program's exit status, 128 +
+ * as vial sequence's capture does. The image is one vial just made itself:
+ * the trust policy is not applied to it. Returns the program's exit status, 128 +
  * signal if it was killed, or a VIAL_EXIT_* code (message printed) if it
  * could not start. */
 int cli_run_in_bubble(const char *image, const char *state_directory, char **argv);
@@ -132,5 +175,7 @@ int cmd_import(int argc, char **argv);
 int cmd_desktop(int argc, char **argv);
 int cmd_sequence(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
 
 #endif

@@ -128,7 +128,13 @@ int cmd_info(int argc, char **argv)
     struct vial_manifest *m = NULL;
     struct image_totals t;
     struct vial_hive *hive = NULL;
-    int rc = cli_open_image(&image, path);
+    struct vial_signature_info signature = {0};
+    /* no trust policy here: info is how a user sees who signed an image
+     * before trusting the key; a signature that does not match still
+     * stops it */
+    int rc = cli_open_image_unchecked(&image, path);
+    if (rc == 0)
+        rc = cli_trust_signature(&signature, image, path);
     if (rc == 0)
         rc = load_manifest(&m, image);
     if (rc == 0)
@@ -152,7 +158,14 @@ int cmd_info(int argc, char **argv)
     uint64_t size = vial_image_size(image);
     char hex[2 * VIAL_HASH_LEN + 1];
     vial_hash_hex(hex, h->root_hash);
-    const char *signature = h->signature.type == VIAL_SIGNATURE_NONE ? "unsigned" : "signed";
+    char key_hex[2 * VIAL_PUBLIC_KEY_LEN + 1] = "", signed_by[64] = "unsigned";
+    if (signature.type != VIAL_SIGNATURE_NONE) {
+        char id[CLI_KEY_ID_LEN + 1];
+        for (unsigned i = 0; i < VIAL_PUBLIC_KEY_LEN; i++)
+            snprintf(key_hex + 2 * i, 3, "%02x", signature.public_key[i]);
+        cli_key_id(id, signature.public_key);
+        snprintf(signed_by, sizeof signed_by, "signed by key %s...", id);
+    }
     if (json) {
         cJSON *o = cJSON_CreateObject(), *entries = cJSON_CreateArray();
         add_string(o, "name", m->name);
@@ -180,7 +193,17 @@ int cmd_info(int argc, char **argv)
         cJSON_AddNumberToObject(profile, "prefix_bytes", (double)reach.prefix_bytes);
         cJSON_AddItemToObject(o, "launch_profile", profile);
         add_string(o, "image_hash", hex);
-        add_string(o, "signature", signature);
+        add_string(o, "signature", signature.type != VIAL_SIGNATURE_NONE ? "signed" : "unsigned");
+        add_string(o, "signing_key", key_hex[0] ? key_hex : NULL);
+        cJSON *sections = cJSON_CreateArray();
+        for (uint32_t i = 0; i < h->section_count; i++) {
+            cJSON *section = cJSON_CreateObject();
+            add_string(section, "type", vial_section_name(h->sections[i].type));
+            cJSON_AddNumberToObject(section, "offset", (double)h->sections[i].offset);
+            cJSON_AddNumberToObject(section, "length", (double)h->sections[i].length);
+            cJSON_AddItemToArray(sections, section);
+        }
+        cJSON_AddItemToObject(o, "sections", sections);
         for (size_t i = 0; i < m->entry_count; i++) {
             cJSON *e = cJSON_CreateObject();
             add_string(e, "name", m->entries[i].name);
@@ -207,7 +230,7 @@ int cmd_info(int argc, char **argv)
         if (m->vendor)
             printf("vendor:      %s\n", m->vendor);
         printf("state group: %s\n", m->state_group);
-        printf("format:      %u.%u, %s\n", h->version_major, h->version_minor, signature);
+        printf("format:      %u.%u, %s\n", h->version_major, h->version_minor, signed_by);
         printf("entries:     %u (%llu files, %llu directories, %llu symlinks, %llu hard links)\n",
                vial_image_entry_count(image), (unsigned long long)t.files,
                (unsigned long long)t.directories, (unsigned long long)t.symlinks,
@@ -385,20 +408,26 @@ int cmd_verify(int argc, char **argv)
      * of vial_image_verify; a URL's metadata were checked by the agent */
     int rc = cli_is_url(argv[1]) ? cli_open_image(&image, argv[1])
                                  : vial_image_open_path(&image, argv[1], 0);
+    struct vial_signature_info signature = {0};
     if (rc == 0 &&
         (rc = vial_image_verify(image, VIAL_VERIFY_CHUNKS, isatty(2) ? verify_progress : NULL,
                                 NULL)) < 0)
         vial_error_prefix(rc, "%s", argv[1]);
+    if (rc == 0 && (rc = cli_trust_check(image, argv[1])) == 0)
+        rc = cli_trust_signature(&signature, image, argv[1]);
     if (rc < 0) {
         vial_image_close(image);
         int code = cli_fail(rc);
         return code == VIAL_EXIT_FAILURE && rc != -ENOENT && rc != -EACCES ? VIAL_EXIT_CORRUPT
                                                                           : code;
     }
-    char hex[2 * VIAL_HASH_LEN + 1];
+    char hex[2 * VIAL_HASH_LEN + 1], id[CLI_KEY_ID_LEN + 1] = "";
     vial_hash_hex(hex, vial_image_header(image)->root_hash);
-    printf("%s: OK (%u entries, %u chunks, image hash %s)\n", argv[1],
-           vial_image_entry_count(image), vial_image_chunk_count(image), hex);
+    if (signature.type != VIAL_SIGNATURE_NONE)
+        cli_key_id(id, signature.public_key);
+    printf("%s: OK (%u entries, %u chunks, image hash %s, %s%s%s)\n", argv[1],
+           vial_image_entry_count(image), vial_image_chunk_count(image), hex,
+           id[0] ? "signed by key " : "unsigned", id, id[0] ? "..." : "");
     vial_image_close(image);
     return VIAL_EXIT_OK;
 }

@@ -41,6 +41,7 @@ struct launch {
     struct vial_policy policy;
     int fresh; /* a new state group starts empty */
     const char *state_override; /* the user's state here instead (vial sequence's capture) */
+    int own_image;              /* vial made the image just now (sequence): no trust policy */
     int keep_signal;            /* report a killed program as 128 + signal, do not die of it */
     const char *profile;        /* vial profile: the file the interposer lists image files in */
     double until_idle;          /* vial profile: stop the program once it read nothing new for this long */
@@ -340,6 +341,7 @@ static int prepare(struct launch *l, const char *image)
     }
     if ((rc = open_verified(l)) < 0 ||
         (l->url && (rc = cli_stream_attach(l->image, l->image_path, &l->dirs)) < 0) ||
+        (!l->own_image && (rc = cli_trust_check(l->image, l->url ? l->url : l->image_path)) < 0) ||
         (rc = cli_find_beside_vial(l->preload, "libvial-preload.so")) < 0)
         return rc;
     const void *text;
@@ -520,10 +522,12 @@ static void release(struct launch *l)
 static int run_command(const char *command, int argc, char **argv, const struct cli_run_extra *extra)
 {
     int fresh = 0;
-    if (argc > 1 && strcmp(argv[1], "--fresh") == 0) {
-        fresh = 1;
-        argv++;
-        argc--;
+    for (; argc > 1 && (strcmp(argv[1], "--fresh") == 0 || strcmp(argv[1], "--require-signature") == 0);
+         argv++, argc--) {
+        if (strcmp(argv[1], "--fresh") == 0)
+            fresh = 1;
+        else
+            setenv(CLI_REQUIRE_SIGNATURE_ENV, "1", 1); /* as `vial --require-signature` */
     }
     int dash = argc;
     for (int i = 1; i < argc; i++)
@@ -601,6 +605,7 @@ int cli_run_in_bubble(const char *image, const char *state_directory, char **arg
     if (!l)
         return cli_fail(vial_error_set(-ENOMEM, "out of memory"));
     l->state_override = state_directory;
+    l->own_image = 1;
     l->keep_signal = 1;
     int rc = prepare(l, image);
     int code = rc < 0 ? cli_fail(rc) : launch(l, argv);

@@ -71,7 +71,7 @@ const struct vial_command vial_commands[] = {
      "  --until-idle SECONDS    stop the program (SIGTERM to its process group) once it\n"
      "                          has read no new image file for SECONDS",
      cmd_profile},
-    {"run", "[--fresh] IMAGE [ENTRY] [-- ARGS...]",
+    {"run", "[--fresh] [--require-signature] IMAGE [ENTRY] [-- ARGS...]",
      "run an entry point of a package, without installing it",
      "Starts ENTRY (default: the manifest's default entry) inside the package's bubble:\n"
      "it sees the image's files at their paths, merged over the host's. Its writes to\n"
@@ -81,14 +81,17 @@ const struct vial_command vial_commands[] = {
      "manifest's [isolation] section changes this per path (docs/manifest.md).\n"
      "  --fresh   a state group run for the first time starts empty instead of from\n"
      "            the newest state group of the package\n"
+     "  --require-signature   refuse the image unless it carries a valid signature (by\n"
+     "            a key of the trusted-keys file, if it lists any; see 'vial help sign')\n"
      "The exit status is the program's. VIAL_LOG=debug (VIAL_LOG_FILE=PATH) logs every\n"
      "redirected call.",
      cmd_run},
-    {"exec", "[--fresh] IMAGE -- PROGRAM [ARGS...]", "run any program inside a package's bubble",
+    {"exec", "[--fresh] [--require-signature] IMAGE -- PROGRAM [ARGS...]", "run any program inside a package's bubble",
      "PROGRAM is found through PATH inside the bubble (image files first where the image\n"
-     "has them). Writes land as for 'vial run'.",
+     "has them). Writes land as for 'vial run'; --fresh and --require-signature too.",
      cmd_exec},
-    {"shell", "[--fresh] IMAGE", "open $SHELL (or /bin/sh) inside a package's bubble", "", cmd_shell},
+    {"shell", "[--fresh] [--require-signature] IMAGE", "open $SHELL (or /bin/sh) inside a package's bubble",
+     "--fresh and --require-signature as for 'vial run'.", cmd_shell},
     {"state", "[--json]", "list the packages whose state the user has changed, with sizes",
      "One line per package and state group: DATA/vial/state/PACKAGE/GROUP\n"
      "(DATA is $XDG_DATA_HOME, default ~/.local/share).\n"
@@ -131,8 +134,12 @@ const struct vial_command vial_commands[] = {
      "what an earlier install of the package wrote. remove deletes them; list shows\n"
      "what is installed.",
      cmd_desktop},
-    {"info", "IMAGE [--json]", "show a package's name, version, sizes and entry points",
-     "  --json   machine-readable output", cmd_info},
+    {"info", "IMAGE [--json]", "show a package's name, version, sizes, signer and entry points",
+     "Shows who signed the image without applying the trust policy, so that a key can\n"
+     "be checked before it is trusted; a signature that does not match is refused.\n"
+     "  --json   machine-readable output, with the signing key in full and every section's\n"
+     "           type, offset and length",
+     cmd_info},
     {"ls", "IMAGE [PATH] [-l]", "list a directory of an image",
      "  -l   long listing: mode, owner, size, time, symlink target", cmd_ls},
     {"cat", "IMAGE PATH", "write a file of an image to standard output",
@@ -141,8 +148,36 @@ const struct vial_command vial_commands[] = {
      "Restores modes, times, symlinks, hard links and, where permitted, owners and\n"
      "extended attributes. Never writes outside DIR, whatever the image says.",
      cmd_extract},
-    {"verify", "IMAGE", "check an image's structure and every chunk hash",
-     "Exit status 0 if the image is intact, 3 if it is damaged.", cmd_verify},
+    {"verify", "IMAGE", "check an image's structure, every chunk hash and its signature",
+     "Exit status 0 if the image is intact, 3 if it is damaged or its signature does\n"
+     "not match, 4 if the trust policy refuses it (see 'vial help sign').",
+     cmd_verify},
+    {"keygen", "-o KEYFILE", "make a key pair for signing images",
+     "Writes the secret key to KEYFILE (mode 0600; keep it off the machines that run\n"
+     "images) and the public key to KEYFILE.pub, one line each:\n"
+     "  vial-ed25519-secret HEX   (the 32-byte Ed25519 seed)\n"
+     "  vial-ed25519-public HEX COMMENT\n"
+     "Never replaces an existing file. See docs/trust.md.\n"
+     "  -o, --output KEYFILE   where to write the keys",
+     cmd_keygen},
+    {"sign", "IMAGE --key KEYFILE", "sign an image with a key made by 'vial keygen'",
+     "Checks the whole image first (metadata hashes, structure, every chunk) and refuses\n"
+     "to sign a damaged one (exit 3); then writes the Ed25519 signature of its root hash\n"
+     "into the header's signature slot, in place (the slot is outside what the root hash\n"
+     "covers; nothing else changes). A signature the image had is replaced.\n"
+     "  -k, --key KEYFILE   the secret key (a file only its owner may read)\n"
+     "\n"
+     "Trust policy, for every command that uses an image ('vial info' only reports):\n"
+     "- an image whose signature does not match is always refused (exit 3);\n"
+     "- if $XDG_CONFIG_HOME/vial/trusted-keys (default ~/.config/vial/trusted-keys)\n"
+     "  lists keys (KEYFILE.pub lines; '#' comments), images must be signed by one of\n"
+     "  them (exit 4 otherwise);\n"
+     "- 'vial --require-signature COMMAND ...' (or VIAL_REQUIRE_SIGNATURE=1) refuses\n"
+     "  unsigned images (exit 4); with no trusted keys listed, any valid signature\n"
+     "  passes.\n"
+     "Under the policy, metadata hashes are checked at every open; chunks are checked\n"
+     "when used. See docs/trust.md.",
+     cmd_sign},
     {"help", "[COMMAND]", "show help for vial or one command", "", cmd_help},
     {NULL, NULL, NULL, NULL, NULL},
 };
@@ -160,8 +195,11 @@ void cli_error(const char *fmt, ...)
 int cli_fail(int rc)
 {
     cli_error("%s", vial_error_last()[0] ? vial_error_last() : vial_strerror(rc));
-    return rc == VIAL_ECORRUPT || rc == VIAL_EFORMAT || rc == VIAL_EHASH ? VIAL_EXIT_CORRUPT
-                                                                         : VIAL_EXIT_FAILURE;
+    if (rc == CLI_EUNTRUSTED)
+        return VIAL_EXIT_UNTRUSTED;
+    return rc == VIAL_ECORRUPT || rc == VIAL_EFORMAT || rc == VIAL_EHASH || rc == VIAL_ESIGNATURE
+               ? VIAL_EXIT_CORRUPT
+               : VIAL_EXIT_FAILURE;
 }
 
 static const struct vial_command *find_command(const char *name)
@@ -222,13 +260,17 @@ void cli_format_size(char *out, size_t size, uint64_t bytes)
 
 static void print_overview(void)
 {
-    printf("usage: vial COMMAND [ARGS]\n\n"
+    printf("usage: vial [--require-signature] COMMAND [ARGS]\n\n"
            "Vial packs an application into one compressed, streamable image and runs it\n"
            "without installing it.\n\ncommands:\n");
     for (const struct vial_command *c = vial_commands; c->name; c++)
         printf("  %-9s %s\n", c->name, c->summary);
     printf("\n'vial help COMMAND' or 'vial COMMAND --help' shows a command's options.\n"
-           "exit status: 0 success, 1 failure, 2 usage error, 3 damaged or invalid image.\n"
+           "--require-signature: use only signed images, by a key of the trusted-keys file\n"
+           "if it lists any (VIAL_REQUIRE_SIGNATURE=1 does the same; see 'vial help sign'\n"
+           "and docs/trust.md).\n"
+           "exit status: 0 success, 1 failure, 2 usage error, 3 damaged or invalid image\n"
+           "(or a signature that does not match), 4 refused by the trust policy.\n"
            "The image format is specified in docs/image-format.md, the manifest in\n"
            "docs/manifest.md.\n");
 }
@@ -248,6 +290,14 @@ int cmd_help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* options before the command: in the environment, so that they reach
+     * every command and what it starts (vial profile's run, a shell's vial) */
+    while (argc > 1 && strcmp(argv[1], "--require-signature") == 0) {
+        setenv(CLI_REQUIRE_SIGNATURE_ENV, "1", 1);
+        argv[1] = argv[0];
+        argv++;
+        argc--;
+    }
     if (argc < 2) {
         print_overview();
         return VIAL_EXIT_USAGE;

@@ -193,7 +193,7 @@ int cli_stream_attach(struct vial_image *image, const char *mirror, const struct
     return vial_image_attach_stream(image, mirror, chunks, socket_path);
 }
 
-int cli_open_image(struct vial_image **out, const char *path)
+int cli_open_image_unchecked(struct vial_image **out, const char *path)
 {
     struct vial_dirs dirs;
     char mirror[PATH_MAX];
@@ -201,11 +201,20 @@ int cli_open_image(struct vial_image **out, const char *path)
     *out = NULL;
     if (!cli_is_url(path))
         return vial_image_open_path(out, path, VIAL_OPEN_VERIFY_METADATA);
-    if ((rc = vial_dirs_get(&dirs)) < 0 ||
-        (rc = cli_stream_mirror(mirror, sizeof mirror, path, &dirs)) < 0 ||
-        (rc = vial_image_open_path(out, mirror, VIAL_OPEN_VERIFY_METADATA)) < 0)
-        return rc;
-    if ((rc = cli_stream_attach(*out, mirror, &dirs)) < 0) {
+    if ((rc = vial_dirs_get(&dirs)) == 0 &&
+        (rc = cli_stream_mirror(mirror, sizeof mirror, path, &dirs)) == 0 &&
+        (rc = vial_image_open_path(out, mirror, VIAL_OPEN_VERIFY_METADATA)) == 0 &&
+        (rc = cli_stream_attach(*out, mirror, &dirs)) < 0) {
+        vial_image_close(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int cli_open_image(struct vial_image **out, const char *path)
+{
+    int rc = cli_open_image_unchecked(out, path);
+    if (rc == 0 && (rc = cli_trust_check(*out, path)) < 0) {
         vial_image_close(*out);
         *out = NULL;
     }

@@ -687,6 +687,29 @@ static void record_launch(uint32_t entry)
     errno = saved;
 }
 
+/* A damaged image is the one failure the user must hear of without
+ * VIAL_LOG: the application only sees EIO and says "Input/output error".
+ * So it goes to stderr, once per process, whatever the log level (the
+ * one exception to the interposer's silence; never stdout). */
+static void report_damage(uint32_t entry)
+{
+    static int reported;
+    char path[PATH_MAX], line[1024];
+    int saved = errno;
+    if (vial_image_path(path, sizeof path, vial_session.image, entry) < 0)
+        snprintf(path, sizeof path, "#%u", entry);
+    int n = snprintf(line, sizeof line,
+                     "vial: %s: /%s: %s; refused (the image is damaged: check it with 'vial "
+                     "verify %s')\n",
+                     vial_session.image_path, path, vial_error_last(), vial_session.image_path);
+    vial_log(1, "%.*s", n > 0 ? n - 1 : 0, line);
+    if (!__atomic_exchange_n(&reported, 1, __ATOMIC_RELAXED) && n > 0) {
+        ssize_t ignored = write(2, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        (void)ignored;
+    }
+    errno = saved;
+}
+
 int vial_preload_materialize(char *out, size_t size, uint32_t entry)
 {
     vial_busy++;
@@ -696,7 +719,9 @@ int vial_preload_materialize(char *out, size_t size, uint32_t entry)
         rc = vial_materialize(out, size, vial_session.reader, entry, vial_session.cache,
                               vial_session.view);
     pthread_mutex_unlock(&reader_lock);
-    if (rc < 0 && vial_image_streamed(vial_session.image)) {
+    if (rc == VIAL_EHASH || rc == VIAL_ECORRUPT) {
+        report_damage(entry);
+    } else if (rc < 0 && vial_image_streamed(vial_session.image)) {
         /* a chunk that cannot be fetched: the application gets EIO, and
          * the user is told why even without VIAL_LOG */
         char line[1200];
@@ -706,9 +731,9 @@ int vial_preload_materialize(char *out, size_t size, uint32_t entry)
         rc = -EIO;
     } else if (rc < 0) {
         vial_log(1, "cannot materialize entry %u: %s", entry, vial_error_last());
-    }
-    else if (vial_session.profile[0])
+    } else if (vial_session.profile[0]) {
         record_launch(entry);
+    }
     vial_busy--;
     return rc;
 }
