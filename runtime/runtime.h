@@ -219,7 +219,9 @@ int vial_reader_pread(size_t *out_read, struct vial_reader *reader, uint32_t ind
  * slash:
  *   cache    $XDG_CACHE_HOME/vial (default ~/.cache/vial): content-addressed
  *            materialized files (files/), per-image views (views/),
- *            verification records (verified/); shared by all packages
+ *            verification records (verified/), chunks and mirrors of
+ *            streamed images (chunks/, images/); shared by all packages
+ *            (layout: docs/cache.md)
  *   data     $XDG_DATA_HOME/vial (default ~/.local/share/vial): user state
  *   runtime  $XDG_RUNTIME_DIR/vial, or /tmp/vial-UID (created 0700 and
  *            checked to be ours) when XDG_RUNTIME_DIR is unset

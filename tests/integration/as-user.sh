@@ -29,6 +29,7 @@ cp -r "$SOURCE_DIR/tests/integration" "$SOURCE_DIR/tests/differential" "$SOURCE_
     "$SOURCE_DIR/tests/fixtures" \
     "$stage/tests/"
 cp "$SOURCE_DIR/README.md" "$stage/"
+cp -r "$SOURCE_DIR/examples" "$stage/"
 # fixtures fetched by the root run (run_apps): copied when the user cannot
 # read them where they are
 fixtures=${FIXTURES:-}
