@@ -487,7 +487,9 @@ int cache_gc(int argc, char **argv)
 {
     const char *limit = NULL;
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--max") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--max") == 0 && i + 1 == argc)
+            return cli_usage("cache", "--max needs a SIZE");
+        else if (strcmp(argv[i], "--max") == 0)
             limit = argv[++i];
         else if (strncmp(argv[i], "--max=", 6) == 0)
             limit = argv[i] + 6;

@@ -24,6 +24,8 @@ expect_status 2 "$VIAL" cache frobnicate
 expect_stderr "unknown subcommand 'frobnicate'"
 expect_status 2 "$VIAL" cache gc
 expect_stderr "needs --max SIZE"
+expect_status 2 "$VIAL" cache gc --max
+expect_stderr "--max needs a SIZE"
 expect_status 2 "$VIAL" cache gc --max 12X
 expect_stderr "not a size"
 pass "cache --help, usage errors exit 2"
