@@ -272,6 +272,13 @@ int vial_reader_check_frame(struct vial_reader *reader, uint32_t chunk, const vo
 int vial_image_attach_stream(struct vial_image *image, const char *mirror, const char *chunk_dir,
                              const char *agent_socket);
 int vial_image_streamed(const struct vial_image *image);
+/* The mirror a streamed image was attached with; NULL for a local image. */
+const char *vial_image_mirror(const struct vial_image *image);
+
+struct vial_dirs;
+/* The fetch agent's socket: RUNTIME/agent-<12 hex of the cache path's
+ * hash>.sock, one agent per user and cache directory. */
+int vial_agent_socket(char *out, size_t size, const struct vial_dirs *dirs);
 
 /* CHUNK_DIR/xx/<rest of the hex hash>. */
 int vial_chunk_store_path(char *out, size_t size, const char *chunk_dir,
@@ -293,8 +300,9 @@ int vial_stream_fetch_range(const struct vial_image *image, uint32_t index, uint
  * slash:
  *   cache    $XDG_CACHE_HOME/vial (default ~/.cache/vial): content-addressed
  *            materialized files (files/), per-image views (views/),
- *            verification records (verified/), streamed images' chunks
- *            (chunks/) and mirrors (images/); shared by all packages
+ *            verification records (verified/), chunks and mirrors of
+ *            streamed images (chunks/, images/); shared by all packages
+ *            (layout: docs/cache.md)
  *   data     $XDG_DATA_HOME/vial (default ~/.local/share/vial): user state
  *   runtime  $XDG_RUNTIME_DIR/vial, or /tmp/vial-UID (created 0700 and
  *            checked to be ours) when XDG_RUNTIME_DIR is unset

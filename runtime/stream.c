@@ -52,6 +52,22 @@ int vial_image_streamed(const struct vial_image *image)
     return image->stream != NULL;
 }
 
+const char *vial_image_mirror(const struct vial_image *image)
+{
+    return image->stream ? image->stream->mirror : NULL;
+}
+
+int vial_agent_socket(char *out, size_t size, const struct vial_dirs *dirs)
+{
+    uint8_t hash[VIAL_HASH_LEN];
+    char hex[2 * VIAL_HASH_LEN + 1];
+    vial_hash(hash, dirs->cache, strlen(dirs->cache));
+    vial_hash_hex(hex, hash);
+    if ((size_t)snprintf(out, size, "%s/agent-%.12s.sock", dirs->runtime, hex) >= size)
+        return vial_error_set(-ENAMETOOLONG, "runtime directory path too long");
+    return 0;
+}
+
 int vial_chunk_store_path(char *out, size_t size, const char *chunk_dir,
                           const uint8_t hash[VIAL_HASH_LEN])
 {

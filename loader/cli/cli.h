@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "runtime/runtime.h"
 
@@ -119,6 +120,18 @@ int cli_policy(struct vial_policy *policy, const struct vial_manifest *m, const 
 int cli_state_prepare(char *out, size_t size, const struct vial_dirs *dirs,
                       const struct vial_manifest *m, const char *image, int fresh);
 const char *cli_home(void);
+/* Calls visit for every entry under directory root (depth first, parents
+ * before children; a visitor returning 1 skips a directory's contents, a
+ * negative value stops the walk and is returned); path is the entry's path
+ * relative to root, with a leading '/'; parent is the directory's fd. */
+typedef int (*cli_tree_visitor)(int parent, const char *name, const char *path, const struct stat *st,
+                                void *context);
+int cli_walk_tree(const char *root, cli_tree_visitor visit, void *context);
+/* Asks "<question> [y/N] " on a terminal before something is deleted.
+ * VIAL_EXIT_OK if the user said yes; VIAL_EXIT_FAILURE if not ("nothing
+ * deleted" printed); VIAL_EXIT_USAGE if stdin is not a terminal ("not a
+ * terminal: add --yes to <what>" printed). */
+int cli_confirm(const char *what, const char *question, ...) __attribute__((format(printf, 2, 3)));
 /* Removes root and everything below it (read-only directories included);
  * 0 if root is gone (or never was), else the first -errno. */
 int cli_remove_tree(const char *root);
@@ -177,5 +190,6 @@ int cmd_sequence(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 
 #endif

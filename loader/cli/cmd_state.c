@@ -61,13 +61,7 @@ int cli_policy(struct vial_policy *policy, const struct vial_manifest *m, const 
 
 /* ------------------------------------------------------------- tree walks */
 
-/* Calls visit for every entry under directory fd (depth first, parents
- * before children); path is the entry's path relative to the walk's root,
- * with a leading '/'. */
-typedef int (*tree_visitor)(int parent, const char *name, const char *path, const struct stat *st,
-                            void *context);
-
-static int walk_tree(int fd, char *path, size_t length, tree_visitor visit, void *context)
+static int walk_tree(int fd, char *path, size_t length, cli_tree_visitor visit, void *context)
 {
     DIR *dir = fdopendir(fd);
     if (!dir) {
@@ -100,7 +94,7 @@ static int walk_tree(int fd, char *path, size_t length, tree_visitor visit, void
     return rc;
 }
 
-static int walk_path(const char *root, tree_visitor visit, void *context)
+int cli_walk_tree(const char *root, cli_tree_visitor visit, void *context)
 {
     char path[PATH_MAX] = "";
     int fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -271,7 +265,7 @@ int cli_state_prepare(char *out, size_t size, const struct vial_dirs *dirs,
             cli_remove_tree(temp);
             if (vial_mkdir_p(temp_upper, 0700) == 0) {
                 struct copy_context c = {.target = open(temp_upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-                rc = c.target < 0 ? -errno : walk_path(from_upper, copy_entry, &c);
+                rc = c.target < 0 ? -errno : cli_walk_tree(from_upper, copy_entry, &c);
                 if (c.target >= 0)
                     close(c.target);
                 if (rc == 0 && rename(temp, out) == 0)
@@ -345,7 +339,7 @@ int cmd_state(int argc, char **argv)
             char upper[PATH_MAX * 2];
             snprintf(upper, sizeof upper, "%s/%s/upper", package_dir, g->d_name);
             struct usage u = {0, 0, 0};
-            if (walk_path(upper, count_entry, &u) < 0)
+            if (cli_walk_tree(upper, count_entry, &u) < 0)
                 continue;
             char size[32], when[32] = "-";
             cli_format_size(size, sizeof size, u.bytes);
@@ -527,7 +521,7 @@ int cmd_diff(int argc, char **argv)
     char upper[PATH_MAX + 8];
     snprintf(upper, sizeof upper, "%s/upper", s.directory);
     struct diff_context d = {.state = &s, .upper = upper};
-    rc = walk_path(upper, diff_entry, &d);
+    rc = cli_walk_tree(upper, diff_entry, &d);
     if (rc < 0 && rc != -ENOENT) {
         cli_error("%s: %s", upper, strerror(-rc));
         close_package_state(&s);
@@ -573,19 +567,14 @@ int cmd_reset(int argc, char **argv)
         return VIAL_EXIT_OK;
     }
     if (!yes) {
-        if (!isatty(STDIN_FILENO)) {
-            cli_error("not a terminal: add --yes to delete the changes of %s %s",
-                      s.manifest->name, s.manifest->state_group);
+        char what[PATH_MAX + 128];
+        snprintf(what, sizeof what, "delete the changes of %s %s", s.manifest->name,
+                 s.manifest->state_group);
+        int code = cli_confirm(what, "Delete every change the user made to %s %s (%s)?",
+                               s.manifest->name, s.manifest->state_group, s.directory);
+        if (code != VIAL_EXIT_OK) {
             close_package_state(&s);
-            return VIAL_EXIT_USAGE;
-        }
-        fprintf(stderr, "Delete every change the user made to %s %s (%s)? [y/N] ",
-                s.manifest->name, s.manifest->state_group, s.directory);
-        char answer[16] = "";
-        if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
-            fprintf(stderr, "vial: nothing deleted\n");
-            close_package_state(&s);
-            return VIAL_EXIT_FAILURE;
+            return code;
         }
     }
     /* renamed away first, so the state is gone at once even if removing

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -127,6 +128,24 @@ const struct vial_command vial_commands[] = {
      "  --json      machine-readable output (ls, get)\n"
      "'vial reset IMAGE' deletes every change, the registry's included.",
      cmd_reg},
+    {"cache", "stats [IMAGE] [--json] | gc --max SIZE | clear [--yes] | prefetch URL",
+     "show, bound or empty the per-user cache of chunks and materialized files",
+     "The cache is CACHE = $XDG_CACHE_HOME/vial (default ~/.cache/vial), shared by every\n"
+     "package and version; its layout is in docs/cache.md. What the images of running\n"
+     "applications use (their chunks, views, mirrors) is never removed.\n"
+     "  stats [IMAGE]     chunks, materialized files, views, mirrored images, what the\n"
+     "                    fetch agent fetched; with IMAGE (an image or a mirror): its\n"
+     "                    size, its chunks in the cache, and the files of it the\n"
+     "                    applications opened with the compressed size of their chunks\n"
+     "      --json        machine-readable output\n"
+     "  gc --max SIZE     bound chunks and materialized files to SIZE (500M, 2G, 1024K,\n"
+     "                    or bytes): drops the views of images not running, then the\n"
+     "                    least recently used entries (by atime: coarse under relatime),\n"
+     "                    and temporary files older than an hour\n"
+     "  clear [--yes]     remove everything no running application uses; asks on a\n"
+     "                    terminal, elsewhere --yes is required\n"
+     "  prefetch URL      fetch every chunk of a streamed image for offline use",
+     cmd_cache},
     {"desktop", "install|remove IMAGE | list", "publish a package's entry points to the desktop menu",
      "install writes one freedesktop .desktop file per entry point into\n"
      "$XDG_DATA_HOME/applications (vial-PACKAGE-ENTRY.desktop) that starts it with\n"
@@ -241,6 +260,25 @@ int cli_wants_help(const char *command, int argc, char **argv)
         }
     }
     return 0;
+}
+
+int cli_confirm(const char *what, const char *question, ...)
+{
+    if (!isatty(STDIN_FILENO)) {
+        cli_error("not a terminal: add --yes to %s", what);
+        return VIAL_EXIT_USAGE;
+    }
+    va_list ap;
+    va_start(ap, question);
+    vfprintf(stderr, question, ap);
+    va_end(ap);
+    fputs(" [y/N] ", stderr);
+    char answer[16] = "";
+    if (!fgets(answer, sizeof answer, stdin) || (answer[0] != 'y' && answer[0] != 'Y')) {
+        cli_error("nothing deleted");
+        return VIAL_EXIT_FAILURE;
+    }
+    return VIAL_EXIT_OK;
 }
 
 void cli_format_size(char *out, size_t size, uint64_t bytes)

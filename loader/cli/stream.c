@@ -49,7 +49,7 @@ int cli_find_beside_vial(char *out, const char *name)
 
 void cli_agent_socket(char *out, size_t size, const struct vial_dirs *dirs)
 {
-    snprintf(out, size, "%s/agent.sock", dirs->runtime);
+    vial_agent_socket(out, size, dirs);
 }
 
 static int try_connect(const char *path)

@@ -16,8 +16,10 @@
  *   FETCH <mirror> <chunk> ...    -> OK | ERR <why>
  *   PREFETCH <mirror> profile|all -> OK | ERR <why>   (profile: answered first)
  *   HOLD                          -> (kept open: the agent stays while it is)
- * The agent exits once no connection has been open for VIAL_AGENT_IDLE
- * seconds (default 60). Its log is RUNTIME/agent.log.
+ * It listens on RUNTIME/agent-<hash of the cache path>.sock: one agent per
+ * user and cache directory. The agent exits once no connection has been
+ * open for VIAL_AGENT_IDLE seconds (default 60). Its log is
+ * RUNTIME/agent.log.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -868,8 +870,8 @@ int main(int argc, char **argv)
     snprintf(agent.chunks, sizeof agent.chunks, "%s/chunks", agent.dirs.cache);
     snprintf(agent.images, sizeof agent.images, "%s/images", agent.dirs.cache);
     char lock_path[PATH_MAX], socket_path[PATH_MAX];
-    snprintf(lock_path, sizeof lock_path, "%s/agent.lock", agent.dirs.runtime);
-    snprintf(socket_path, sizeof socket_path, "%s/agent.sock", agent.dirs.runtime);
+    vial_agent_socket(socket_path, sizeof socket_path, &agent.dirs);
+    snprintf(lock_path, sizeof lock_path, "%.*s.lock", (int)(strlen(socket_path) - 5), socket_path);
     if ((rc = vial_mkdir_p(agent.dirs.runtime, 0700)) < 0) {
         agent_log("cannot create %s: %s", agent.dirs.runtime, strerror(-rc));
         return 1;

@@ -85,14 +85,33 @@ grep -q '^pyapp-marker json=/usr/lib/python3\.11/json/__init__\.py decimal=3\.10
     fail "pyapp's stdlib imports are wrong when streamed"
 pass "vial run URL: the Python app runs from nginx on a clean cache"
 
-fetched=$(image_stat "$URL/good/python.vial" bytes)
-requests=$(image_stat "$URL/good/python.vial" requests)
-[ -n "$fetched" ] && [ "$fetched" -gt 0 ] || fail "no bytes fetched recorded"
+# what the launch cost: vial cache stats reports it
+"$VIAL" cache stats "$URL/good/python.vial" --json >"$WORK/stats.json" || fail "vial cache stats URL"
+read -r fetched requests opened_files opened_chunks < <(python3 -c '
+import json, sys
+i = json.load(open(sys.argv[1]))["image"]
+print(i["fetched"]["bytes"], i["fetched"]["requests"], i["opened"]["files"], i["opened"]["chunk_bytes"])' "$WORK/stats.json")
+echo "python.vial: $image_size bytes; the launch fetched $fetched bytes in $requests requests;" \
+    "it opened $opened_files files whose chunks are $opened_chunks bytes compressed"
+[ "$fetched" -gt 0 ] && [ "$opened_chunks" -gt 0 ] || fail "no fetch or no opened file recorded"
 [ "$fetched" -lt $((image_size / 2)) ] ||
     fail "the launch fetched $fetched bytes of a $image_size-byte image: not on demand"
-chunk_bytes=$(du -sb "$CACHE/chunks" | cut -f1)
-echo "python.vial: $image_size bytes; launch fetched $fetched bytes in $requests requests; chunks stored: $chunk_bytes bytes"
-pass "the launch fetched $fetched of $image_size bytes, in $requests requests"
+[ "$((fetched * 2))" -le "$((opened_chunks * 3))" ] ||
+    fail "fetched $fetched bytes, more than 1.5x the $opened_chunks bytes of the files opened"
+pass "the launch fetched $fetched of $image_size bytes in $requests requests (files opened: $opened_chunks bytes of chunks)"
+
+# with a launch profile, the agent fetches the launch set first, in one
+# range: the launch then costs a handful of requests
+"$VIAL" profile "$WWW/python.vial" -o "$WORK/python.profile" >/dev/null 2>&1 || fail "vial profile"
+"$VIAL" pack "$FIXTURES/python-root" --manifest "$FIXTURES/python.ini" --profile "$WORK/python.profile" \
+    -o "$WWW/python-profiled.vial" >/dev/null || fail "pack --profile"
+expect_status 0 "$VIAL" run "$URL/good/python-profiled.vial"
+grep -q '^pyapp-marker json=' "$WORK/stdout" || fail "the profiled image did not run"
+"$VIAL" cache stats "$URL/good/python-profiled.vial" --json >"$WORK/stats.json" || fail "vial cache stats"
+profiled_requests=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["image"]["fetched"]["requests"])' "$WORK/stats.json")
+echo "with a launch profile: $profiled_requests requests (without: $requests)"
+[ "$profiled_requests" -le 6 ] || fail "the profiled launch made $profiled_requests requests"
+pass "a launch profile is fetched first in one range: $profiled_requests requests instead of $requests"
 
 # from outside: the code ran from the image's view, not the host's python
 start_bg py "$VIAL" run "$URL/good/python.vial" -- --wait
@@ -131,6 +150,17 @@ except OSError as e:
 grep -qx 'errno 5' "$WORK/stdout" || { cat "$WORK/stdout" "$WORK/stderr" >&2; fail "a missing chunk did not give EIO"; }
 expect_stderr "cannot fetch /usr/lib/python3.11/turtle.py"
 pass "offline, a file whose chunks are missing gives EIO and vial names it"
+
+# a full prefetch, then every file reads with the server gone
+start_nginx
+expect_status 0 "$VIAL" cache prefetch "$URL/good/python.vial"
+grep -q 'of [0-9]* chunks cached' "$WORK/stdout" || fail "prefetch said: $(cat "$WORK/stdout")"
+stop_nginx
+expect_status 0 "$VIAL" exec "$URL/good/python.vial" -- /usr/bin/python3.11 -c '
+print(len(open("/usr/lib/python3.11/turtle.py", "rb").read()))'
+[ "$(cat "$WORK/stdout")" = "$(stat -c %s "$FIXTURES/python-root/usr/lib/python3.11/turtle.py")" ] ||
+    fail "turtle.py read offline after prefetch: $(cat "$WORK/stdout")"
+pass "vial cache prefetch URL, then offline: a file never opened before reads whole"
 
 rm -rf "$CACHE"
 stop_agent
