@@ -171,11 +171,13 @@ int cmd_sequence(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},  {"name", required_argument, NULL, 'n'},
         {"version", required_argument, NULL, 'V'}, {"manifest", required_argument, NULL, 'm'},
         {"exclude", required_argument, NULL, 'x'}, {"save-manifest", required_argument, NULL, 'M'},
-        {"level", required_argument, NULL, 'l'},   {NULL, 0, NULL, 0}};
+        {"level", required_argument, NULL, 'l'},   {"profile", required_argument, NULL, 'P'},
+        {NULL, 0, NULL, 0}};
     struct capture c = {0};
     for (size_t i = 0; i < sizeof default_excludes / sizeof default_excludes[0]; i++)
         c.excludes[c.exclude_count++] = default_excludes[i];
-    const char *output = NULL, *name = NULL, *version = NULL, *manifest_path = NULL, *save = NULL;
+    const char *output = NULL, *name = NULL, *version = NULL, *manifest_path = NULL, *save = NULL,
+               *profile_path = NULL;
     struct vial_pack_options pack = {.override_owner = 1};
     int opt;
     optind = 1;
@@ -187,6 +189,7 @@ int cmd_sequence(int argc, char **argv)
         case 'V': version = optarg; break;
         case 'm': manifest_path = optarg; break;
         case 'M': save = optarg; break;
+        case 'P': profile_path = optarg; break;
         case 'x':
             if (c.exclude_count >= sizeof c.excludes / sizeof c.excludes[0])
                 return cli_usage("sequence", "at most %d --exclude", EXCLUDES_MAX);
@@ -222,7 +225,7 @@ int cmd_sequence(int argc, char **argv)
     char base_manifest[512];
     snprintf(base_manifest, sizeof base_manifest, "# vial sequence's capture bubble\n[package]\nname = %s\nversion = %s\n",
              name, version);
-    char *text = NULL;
+    char *text = NULL, *profile = NULL;
     void *hive = NULL;
     struct vial_manifest *manifest = NULL;
     struct vial_packer *packer = NULL;
@@ -267,6 +270,10 @@ int cmd_sequence(int argc, char **argv)
     }
     if (rc == 0)
         rc = captured_hive(&hive, &pack.hive_length, state);
+    if (rc == 0 && profile_path && (rc = read_text(&profile, profile_path)) == 0) {
+        pack.profile_text = profile;
+        pack.profile_length = strlen(profile);
+    }
     if (rc == 0) {
         pack.hive = hive;
         pack.manifest_text = text;
@@ -297,6 +304,7 @@ int cmd_sequence(int argc, char **argv)
     vial_packer_free(packer);
     vial_manifest_free(manifest);
     free(text);
+    free(profile);
     free(hive);
     return code;
 }

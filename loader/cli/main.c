@@ -45,7 +45,7 @@ const struct vial_command vial_commands[] = {
      "                          the tree with 'vial pack --manifest F'\n"
      "  -l, --level N, -j, --threads N   as for 'vial pack'",
      cmd_import},
-    {"sequence", "-o OUT.vial --name NAME --version VERSION [--manifest M] [--exclude PATH]... -- INSTALLER [ARGS]",
+    {"sequence", "-o OUT.vial --name NAME --version VERSION [--manifest M] [--exclude PATH]... [--profile P] -- INSTALLER [ARGS]",
      "run an installer in a capture bubble and pack what it installed",
      "INSTALLER (and everything it starts) runs in the bubble of an empty package: its\n"
      "writes outside /tmp, /dev, /proc, /sys, /run and the documents land in a private\n"
@@ -58,6 +58,8 @@ const struct vial_command vial_commands[] = {
      "  --manifest M        use M instead of a generated manifest (entry points from\n"
      "                      .desktop files and bin directories, as vial import)\n"
      "  --save-manifest F   write the manifest used to F\n"
+     "  --profile P         a launch profile ('vial profile' of an earlier capture):\n"
+     "                      its files are placed first, as 'vial pack --profile' does\n"
      "  -l, --level N       zstd level (default 12)\n"
      "Statically linked and set-id programs the installer runs are not captured:\n"
      "their writes would reach the host (see docs/running.md).",
@@ -84,6 +86,9 @@ const struct vial_command vial_commands[] = {
      "            the newest state group of the package\n"
      "  --require-signature   refuse the image unless it carries a valid signature (by\n"
      "            a key of the trusted-keys file, if it lists any; see 'vial help sign')\n"
+     "IMAGE may be a URL (https://, http://, file://): the image is streamed, fetching\n"
+     "what the program opens when it opens it into the shared cache, and runs offline\n"
+     "from what is cached (docs/streaming.md).\n"
      "The exit status is the program's. VIAL_LOG=debug (VIAL_LOG_FILE=PATH) logs every\n"
      "redirected call.",
      cmd_run},
@@ -304,6 +309,8 @@ static void print_overview(void)
     for (const struct vial_command *c = vial_commands; c->name; c++)
         printf("  %-9s %s\n", c->name, c->summary);
     printf("\n'vial help COMMAND' or 'vial COMMAND --help' shows a command's options.\n"
+           "Every IMAGE may also be a URL (https://, http://, file://): the image is then\n"
+           "streamed through the user's fetch agent (docs/streaming.md).\n"
            "--require-signature: use only signed images, by a key of the trusted-keys file\n"
            "if it lists any (VIAL_REQUIRE_SIGNATURE=1 does the same; see 'vial help sign'\n"
            "and docs/trust.md).\n"

@@ -71,6 +71,25 @@ pass "the image holds the installed files (root-owned), not the log, cache or --
 [ "$("$VIAL" run "$WORK/seq.vial")" = "Hello from a sequenced installation" ] || fail "the sequenced app did not run"
 pass "the sequenced app runs with vial run, its data from the image"
 
+# a launch profile of the captured app, given to the next sequence, is
+# stored in the image with its files placed first
+"$VIAL" profile "$WORK/seq.vial" -o "$WORK/seq.profile" >/dev/null 2>&1 || fail "vial profile seq.vial"
+has_line -x /opt/seqapp/share/seqapp/greeting "$WORK/seq.profile" ||
+    fail "the profile lacks the greeting: $(cat "$WORK/seq.profile")"
+"$VIAL" sequence -o "$WORK/seq2.vial" --name seqapp --version 1.0 --exclude 'opt/seqapp/share/applications' \
+    --profile "$WORK/seq.profile" -- make -s -C "$src" install PREFIX=/opt/seqapp >/dev/null ||
+    fail "vial sequence --profile"
+"$VIAL" info "$WORK/seq2.vial" --json | python3 -c '
+import json, sys
+files = json.load(sys.stdin)["launch_profile"]["files"]
+sys.exit(0 if "/opt/seqapp/share/seqapp/greeting" in files else 1)' ||
+    fail "seq2.vial has no launch profile with the greeting"
+"$VIAL" info "$WORK/seq.vial" --json | python3 -c '
+import json, sys
+sys.exit(0 if not json.load(sys.stdin)["launch_profile"]["files"] else 1)' ||
+    fail "seq.vial, sequenced without --profile, has a launch profile"
+pass "vial sequence --profile stores the launch profile"
+
 # what would escape the capture: ldconfig (static) is skipped, the host's
 # cache unchanged; another static program is refused and changes nothing
 ld_cache=$(sha256sum </etc/ld.so.cache)

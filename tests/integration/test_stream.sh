@@ -194,6 +194,21 @@ pass "v2 fetches only the chunks v1 did not have ($v2_bytes vs $v1_bytes bytes)"
 grep -q 'This is run number 2' "$WORK/stdout" || { cat "$WORK/stdout" >&2; fail "v2 did not inherit v1's state"; }
 pass "v2's first run starts from v1's state (run number 2)"
 
+# ------------------------------------------------------------- desktop
+expect_status 0 "$VIAL" desktop install "$URL/good/hello-1.0.vial"
+entry_file="$XDG_DATA_HOME/applications/vial-hello-vial-hello.desktop"
+[ -f "$entry_file" ] || fail "no menu entry: $(ls "$XDG_DATA_HOME/applications")"
+if command -v desktop-file-validate >/dev/null; then
+    desktop-file-validate "$entry_file" || fail "desktop-file-validate rejects $entry_file"
+fi
+exec_line=$(sed -n 's/^Exec=//p' "$entry_file")
+grep -qF " run $URL/good/hello-1.0.vial hello" <<<"$exec_line" || fail "the entry does not launch the URL: $exec_line"
+out=$(eval "$exec_line") || fail "the menu entry's command failed: $exec_line"
+grep -q 'Hello from inside a Vial image' <<<"$out" || fail "the menu entry did not run hello: $out"
+expect_status 0 "$VIAL" desktop remove "$URL/good/hello-1.0.vial"
+[ ! -e "$entry_file" ] || fail "desktop remove URL left $entry_file"
+pass "vial desktop install URL: a valid menu entry that runs the image from its URL; remove takes it away"
+
 # -------------------------------------------------------------- faults
 fresh_cache() { stop_agent; rm -rf "$CACHE"; }
 big=/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0
