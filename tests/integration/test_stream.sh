@@ -72,6 +72,13 @@ image_stat() {
     sed -n "s/^$2=//p" "$CACHE/images/$root.stats"
 }
 
+# the vial command (which every local launch runs) never loads libcurl or
+# TLS: only the agent does
+ldd "$VIAL" >"$WORK/ldd" || fail "ldd $VIAL"
+grep -E 'libcurl|libssl|libgnutls|libnghttp2' "$WORK/ldd" && fail "vial links the network stack"
+ldd "$TOOLS/vial-agent" | grep -q libcurl || fail "vial-agent does not link libcurl"
+pass "libcurl and TLS are in vial-agent only, not in vial"
+
 # ------------------------------------------------------------------ images
 "$VIAL" pack "$FIXTURES/python-root" --manifest "$FIXTURES/python.ini" -o "$WWW/python.vial" >/dev/null ||
     fail "pack python"
