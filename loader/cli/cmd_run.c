@@ -12,12 +12,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -442,6 +444,32 @@ static int hold_agent(const struct launch *l)
     return held;
 }
 
+/* While a streamed image's program runs: if the agent goes away (killed,
+ * crashed), its held connection closes; start another and hold it, so that
+ * the program's next missing chunk still has someone to fetch it. Returns
+ * when the program has ended. */
+static void keep_agent(const struct launch *l, pid_t pid, int *held)
+{
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0); /* readable once pid ends */
+    while (*held >= 0 && !has_ended(pid)) {
+        struct pollfd watch[2] = {{.fd = *held, .events = POLLIN}, {.fd = pidfd, .events = POLLIN}};
+        int ready = poll(watch, pidfd >= 0 ? 2 : 1, pidfd >= 0 ? -1 : 200);
+        if (ready <= 0 || !(watch[0].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        close(*held);
+        *held = -1;
+        int fd;
+        if (cli_agent_connect(&fd, &l->dirs) < 0)
+            cli_error("the fetch agent stopped and does not start again: %s", vial_error_last());
+        else if (send(fd, "HOLD\n", 5, MSG_NOSIGNAL) != 5)
+            close(fd);
+        else
+            *held = fd;
+    }
+    if (pidfd >= 0)
+        close(pidfd);
+}
+
 /* Runs argv inside the bubble and returns what vial should exit with. */
 static int launch(struct launch *l, char **argv)
 {
@@ -483,6 +511,8 @@ static int launch(struct launch *l, char **argv)
     int status;
     if (l->until_idle > 0)
         wait_until_idle(l, pid);
+    else if (held >= 0)
+        keep_agent(l, pid, &held);
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     if (held >= 0)

@@ -286,8 +286,23 @@ static int make_mirror(char *out, size_t size, const char *url, const uint8_t *h
     vial_hash_hex(hex, h->root_hash);
     snprintf(out, size, "%s/%s.vial", agent.images, hex);
     struct stat st;
-    if (stat(out, &st) == 0 && (uint64_t)st.st_size == h->image_size)
+    if (stat(out, &st) == 0 && (uint64_t)st.st_size == h->image_size) {
+        /* The same content (root hash), but the header may differ in the
+         * one place outside the root hash: the signature slot, when the
+         * publisher signed or re-signed the image. The server's is the
+         * one to judge it by. */
+        uint8_t mine[VIAL_IMAGE_HEADER_SIZE];
+        int fd = open(out, O_RDWR | O_CLOEXEC);
+        int rc = fd >= 0 && pread(fd, mine, sizeof mine, 0) == (ssize_t)sizeof mine ? 0 : -EIO;
+        if (rc == 0 && memcmp(mine, header_bytes, sizeof mine) != 0 &&
+            pwrite(fd, header_bytes, VIAL_IMAGE_HEADER_SIZE, 0) != VIAL_IMAGE_HEADER_SIZE)
+            rc = -EIO;
+        if (fd >= 0)
+            close(fd);
+        if (rc < 0)
+            return vial_error_set(rc, "cannot update the header of %s", out);
         return 0;
+    }
     struct span spans[VIAL_IMAGE_MAX_SECTIONS];
     size_t count = 0;
     uint64_t total = 0;

@@ -54,11 +54,20 @@ stop_nginx() {
     [ -f "$WORK/nginx/nginx.pid" ] && kill "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null
     for _ in $(seq 50); do [ -f "$WORK/nginx/nginx.pid" ] || return 0; sleep 0.1; done
 }
+# the agent serving this test (its log names it), if it runs
+agent_pid() {
+    local pid
+    pid=$(sed -n 's/.*vial-agent\[\([0-9]*\)\]: serving .*/\1/p' "$XDG_RUNTIME_DIR/vial/agent.log" 2>/dev/null | tail -1)
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    return 0
+}
 stop_agent() {
     local pid
-    pid=$(pgrep -u "$(id -u)" -f "$TOOLS/vial-agent" || true)
-    [ -n "$pid" ] && kill $pid 2>/dev/null
-    sleep 0.2
+    pid=$(agent_pid)
+    [ -z "$pid" ] && return 0
+    kill "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
 }
 cleanup_stream() { stop_nginx; stop_agent; cleanup; }
 trap cleanup_stream EXIT
@@ -131,14 +140,58 @@ wait "${BG_PID[py]}" 2>/dev/null || true
 unset "BG_PID[py]"
 pass "the streamed python3.11 and its extension modules are mapped from the cache's view"
 
-# every stored chunk is the one its name says (vial cat checks the hash of
-# every chunk it reads; a damaged store file is refetched, never used)
-victim=$(find "$CACHE/chunks" -type f -print -quit)
-printf 'garbage' | dd of="$victim" bs=1 seek=4 conv=notrunc status=none
-"$VIAL" cat "$URL/good/python.vial" /usr/lib/python3.11/os.py >"$WORK/os.py" 2>"$WORK/stderr" ||
-    { cat "$WORK/stderr" >&2; fail "vial cat after damaging a cached chunk"; }
-cmp -s "$WORK/os.py" "$FIXTURES/python-root/usr/lib/python3.11/os.py" || fail "os.py differs"
-pass "vial cat URL reads through the store"
+# the agent killed while the app runs: vial run starts another, and the
+# app's next missing file still arrives
+start_bg reader "$VIAL" exec "$URL/good/python.vial" -- /usr/bin/python3.11 -c '
+import sys
+print("ready", flush=True)
+for line in sys.stdin:
+    try:
+        print("read", len(open(line.strip(), "rb").read()), flush=True)
+    except OSError as e:
+        print("error", e.errno, flush=True)'
+wait_line reader '^ready' >/dev/null
+first_agent=$(agent_pid)
+[ -n "$first_agent" ] || fail "no agent runs"
+kill -KILL "$first_agent"
+for _ in $(seq 50); do
+    second_agent=$(agent_pid)
+    [ -n "$second_agent" ] && [ "$second_agent" != "$first_agent" ] && break
+    sleep 0.1
+done
+[ -n "$second_agent" ] && [ "$second_agent" != "$first_agent" ] || fail "no agent after the first was killed"
+echo /usr/lib/python3.11/turtle.py >&"${BG_FD[reader]}"
+line=$(wait_line reader '^(read|error) ')
+[ "$line" = "read $(stat -c %s "$FIXTURES/python-root/usr/lib/python3.11/turtle.py")" ] ||
+    fail "after the agent was killed, the app read: $line"
+eval "exec ${BG_FD[reader]}>&-"; unset "BG_FD[reader]"
+wait "${BG_PID[reader]}" 2>/dev/null || true
+unset "BG_PID[reader]"
+pass "the agent killed under a running app: vial starts another, the next file arrives"
+
+# damaged files in the store are found, dropped and fetched again: every
+# stored chunk is overwritten, then the launch's python3.11 is read back
+requests_before=$(grep -c '"GET /good/python.vial' "$WORK/nginx/access.log")
+while read -r chunk; do
+    printf 'garbage' | dd of="$chunk" bs=1 seek=4 conv=notrunc status=none
+done < <(find "$CACHE/chunks" -type f)
+"$VIAL" cat "$URL/good/python.vial" /usr/bin/python3.11 >"$WORK/python3.11" 2>"$WORK/stderr" ||
+    { cat "$WORK/stderr" >&2; fail "vial cat after damaging the cached chunks"; }
+cmp -s "$WORK/python3.11" "$FIXTURES/python-root/usr/bin/python3.11" || fail "python3.11 differs"
+requests_after=$(grep -c '"GET /good/python.vial' "$WORK/nginx/access.log")
+[ "$requests_after" -gt "$requests_before" ] || fail "the damaged chunks were not fetched again"
+pass "damaged chunks in the cache are never used: fetched again ($((requests_after - requests_before)) requests)"
+
+# signed images from a URL: accepted under --require-signature; an
+# unsigned one refused
+"$VIAL" keygen -o "$WORK/key" >/dev/null || fail "vial keygen"
+cp "$WWW/python.vial" "$WWW/signed.vial"
+"$VIAL" sign "$WWW/signed.vial" --key "$WORK/key" >/dev/null || fail "vial sign"
+expect_status 0 "$VIAL" --require-signature run "$URL/good/signed.vial"
+grep -q '^pyapp-marker json=' "$WORK/stdout" || fail "the signed image did not run from its URL"
+expect_status 4 "$VIAL" --require-signature run "$URL/good/python.vial"
+expect_stderr "unsigned"
+pass "a signed image runs from its URL under --require-signature; an unsigned one is refused"
 
 # -------------------------------------------------------------- offline
 stop_nginx
@@ -151,11 +204,11 @@ pass "with the server gone, the cached app runs (and vial says it uses the cache
 expect_status 1 "$VIAL" exec "$URL/good/python.vial" -- /usr/bin/python3.11 -c '
 import sys
 try:
-    open("/usr/lib/python3.11/turtle.py", "rb").read()
+    open("/usr/lib/python3.11/pydoc.py", "rb").read()
 except OSError as e:
     print("errno", e.errno); sys.exit(1)'
 grep -qx 'errno 5' "$WORK/stdout" || { cat "$WORK/stdout" "$WORK/stderr" >&2; fail "a missing chunk did not give EIO"; }
-expect_stderr "cannot fetch /usr/lib/python3.11/turtle.py"
+expect_stderr "cannot fetch /usr/lib/python3.11/pydoc.py"
 pass "offline, a file whose chunks are missing gives EIO and vial names it"
 
 # a full prefetch, then every file reads with the server gone
@@ -164,9 +217,9 @@ expect_status 0 "$VIAL" cache prefetch "$URL/good/python.vial"
 grep -q 'of [0-9]* chunks cached' "$WORK/stdout" || fail "prefetch said: $(cat "$WORK/stdout")"
 stop_nginx
 expect_status 0 "$VIAL" exec "$URL/good/python.vial" -- /usr/bin/python3.11 -c '
-print(len(open("/usr/lib/python3.11/turtle.py", "rb").read()))'
-[ "$(cat "$WORK/stdout")" = "$(stat -c %s "$FIXTURES/python-root/usr/lib/python3.11/turtle.py")" ] ||
-    fail "turtle.py read offline after prefetch: $(cat "$WORK/stdout")"
+print(len(open("/usr/lib/python3.11/pydoc.py", "rb").read()))'
+[ "$(cat "$WORK/stdout")" = "$(stat -c %s "$FIXTURES/python-root/usr/lib/python3.11/pydoc.py")" ] ||
+    fail "pydoc.py read offline after prefetch: $(cat "$WORK/stdout")"
 pass "vial cache prefetch URL, then offline: a file never opened before reads whole"
 
 rm -rf "$CACHE"
