@@ -369,7 +369,6 @@ static int make_mirror(char *out, size_t size, const char *url, const uint8_t *h
     return rc;
 }
 
-static int handle_mirror(int fd, const char *url);
 
 /* ------------------------------------------------------------- fetching */
 
@@ -749,56 +748,27 @@ static int open_mirror(struct mirror **m, const char *path)
     return rc;
 }
 
-static void handle_fetch(int fd, char *arguments)
+static void handle_fetch(int fd, const struct agent_request *request)
 {
-    char *path = strtok(arguments, " ");
     struct mirror *m;
-    if (!path || open_mirror(&m, path) < 0) {
-        answer(fd, "ERR %s", path ? vial_error_last() : "FETCH needs a mirror");
-        return;
-    }
-    size_t capacity = 64, count = 0;
-    uint32_t *chunks = malloc(capacity * sizeof *chunks);
-    for (char *word = strtok(NULL, " "); chunks && word; word = strtok(NULL, " ")) {
-        if (count == capacity) {
-            uint32_t *grown = realloc(chunks, 2 * capacity * sizeof *chunks);
-            if (!grown) {
-                free(chunks);
-                chunks = NULL;
-                break;
-            }
-            chunks = grown;
-            capacity *= 2;
-        }
-        chunks[count++] = (uint32_t)strtoul(word, NULL, 10);
-    }
-    if (!chunks) {
-        answer(fd, "ERR out of memory");
-        return;
-    }
-    if (fetch_chunks(m, chunks, count) < 0)
+    if (open_mirror(&m, request->target) < 0 || fetch_chunks(m, request->chunks, request->count) < 0)
         answer(fd, "ERR %s", vial_error_last());
     else
         answer(fd, "OK");
-    free(chunks);
 }
 
-static void handle_prefetch(int fd, char *arguments)
+static void handle_prefetch(int fd, const struct agent_request *request)
 {
-    char *path = strtok(arguments, " "), *what = strtok(NULL, " ");
     struct mirror *m;
-    if (!path || !what || (strcmp(what, "profile") != 0 && strcmp(what, "all") != 0)) {
-        answer(fd, "ERR usage: PREFETCH <mirror> profile|all");
-        return;
-    }
-    if (open_mirror(&m, path) < 0) {
+    int all = strcmp(request->what, "all") == 0;
+    if (open_mirror(&m, request->target) < 0) {
         answer(fd, "ERR %s", vial_error_last());
         return;
     }
     uint32_t *chunks = NULL;
     size_t count = 0;
     int rc = 0;
-    if (strcmp(what, "all") == 0) {
+    if (all) {
         count = vial_image_chunk_count(m->image);
         chunks = malloc((count ? count : 1) * sizeof *chunks);
         for (size_t i = 0; chunks && i < count; i++)
@@ -811,12 +781,10 @@ static void handle_prefetch(int fd, char *arguments)
     }
     if (rc == 0)
         rc = fetch_chunks(m, chunks, count);
-    if (strcmp(what, "all") == 0) {
-        if (rc < 0)
-            answer(fd, "ERR %s", vial_error_last());
-        else
-            answer(fd, "OK");
-    }
+    if (all && rc < 0)
+        answer(fd, "ERR %s", vial_error_last());
+    else if (all)
+        answer(fd, "OK");
     free(chunks);
 }
 
@@ -846,14 +814,16 @@ static void *serve(void *payload)
             continue;
         }
         *newline = '\0';
-        if (strncmp(line, "MIRROR ", 7) == 0)
-            handle_mirror(fd, line + 7);
-        else if (strncmp(line, "FETCH ", 6) == 0)
-            handle_fetch(fd, line + 6);
-        else if (strncmp(line, "PREFETCH ", 9) == 0)
-            handle_prefetch(fd, line + 9);
-        else if (strcmp(line, "HOLD") != 0)
-            answer(fd, "ERR unknown request");
+        struct agent_request request;
+        if (agent_parse_request(&request, line) < 0)
+            answer(fd, "ERR %s", vial_error_last());
+        else if (request.kind == AGENT_MIRROR)
+            handle_mirror(fd, request.target);
+        else if (request.kind == AGENT_FETCH)
+            handle_fetch(fd, &request);
+        else if (request.kind == AGENT_PREFETCH)
+            handle_prefetch(fd, &request);
+        agent_request_free(&request);
         size_t rest = used - (size_t)(newline + 1 - line);
         memmove(line, newline + 1, rest);
         used = rest;

@@ -38,4 +38,37 @@ int http_get_range(struct http_client *client, const char *url, uint64_t offset,
                    uint64_t expected_size, unsigned attempts, uint8_t *buf,
                    struct http_counters *counters);
 
+/* -------------------------------------------------------------- protocol */
+
+/* What the header lines of one HTTP answer said (protocol.c). */
+struct http_head {
+    int status;      /* of the status line; 0 before one */
+    int has_range;   /* a usable Content-Range: bytes FIRST-LAST/TOTAL */
+    uint64_t range_first, range_last, total;
+    int has_length;  /* Content-Length */
+    uint64_t length;
+};
+
+/* Applies one header line (with or without its CRLF) to head: a status
+ * line starts a new answer; Content-Range and Content-Length are read
+ * strictly (digits only, FIRST <= LAST < TOTAL), anything else ignored. */
+void http_head_line(struct http_head *head, const char *line, size_t length);
+
+enum agent_request_kind { AGENT_MIRROR = 1, AGENT_FETCH, AGENT_PREFETCH, AGENT_HOLD };
+
+/* One request line of a client, parsed in place (target and what point
+ * into the line). */
+struct agent_request {
+    enum agent_request_kind kind;
+    char *target;       /* MIRROR: the URL; FETCH, PREFETCH: the mirror */
+    const char *what;   /* PREFETCH: "profile" or "all" */
+    uint32_t *chunks;   /* FETCH: chunk indexes (agent_request_free) */
+    size_t count;
+};
+
+/* Parses line (without its newline), changing it. -EINVAL with a message
+ * for anything but the four requests of agent.c's comment. */
+int agent_parse_request(struct agent_request *out, char *line);
+void agent_request_free(struct agent_request *request);
+
 #endif

@@ -81,39 +81,26 @@ struct transfer {
     uint64_t length;   /* bytes wanted in all */
     uint64_t received; /* bytes of buf filled, across attempts */
     uint64_t position; /* file offset of the next body byte of this answer */
-    uint64_t total;    /* the file's size from Content-Range or Content-Length; 0 unknown */
-    long status;       /* of the last answer's status line */
-    int range_ok;      /* Content-Range started where asked */
+    struct http_head head; /* of the last answer */
     int complete;      /* got everything; a 200's rest is dropped */
-    int bad_range;     /* Content-Range does not start where asked */
     int body_started;  /* this answer's first body byte was seen */
+    int wrong_range;   /* a 206 of another range than asked: dropped */
     struct http_counters *counters;
 };
 
 static size_t on_header(char *line, size_t size, size_t count, void *payload)
 {
     struct transfer *t = payload;
-    size_t n = size * count;
-    char text[256];
-    snprintf(text, sizeof text, "%.*s", (int)(n < sizeof text - 1 ? n : sizeof text - 1), line);
-    unsigned long long first, last, total;
-    if (strncmp(text, "HTTP/", 5) == 0) {
-        /* a new answer (after a redirect or a 100): forget the last one's */
-        const char *code = strchr(text, ' ');
-        t->status = code ? strtol(code + 1, NULL, 10) : 0;
-        t->range_ok = 0;
-        t->total = 0;
-    } else if (strncasecmp(text, "Content-Range:", 14) == 0 &&
-               sscanf(text + 14, " bytes %llu-%llu/%llu", &first, &last, &total) == 3) {
-        t->total = total;
-        if (first == t->position)
-            t->range_ok = 1;
-        else
-            t->bad_range = 1;
-    } else if (strncasecmp(text, "Content-Length:", 15) == 0 && t->status == 200) {
-        t->total = strtoull(text + 15, NULL, 10);
-    }
-    return n;
+    http_head_line(&t->head, line, size * count);
+    return size * count;
+}
+
+/* The answer's file size, if it said. */
+static uint64_t answer_total(const struct transfer *t)
+{
+    if (t->head.has_range)
+        return t->head.total;
+    return t->head.status == 200 && t->head.has_length ? t->head.length : 0;
 }
 
 static size_t on_body(char *data, size_t size, size_t count, void *payload)
@@ -121,11 +108,13 @@ static size_t on_body(char *data, size_t size, size_t count, void *payload)
     struct transfer *t = payload;
     size_t n = size * count;
     t->counters->bytes += n;
-    if (t->status == 206 && !t->range_ok)
-        return 0; /* a range we did not ask for: drop the answer */
     if (!t->body_started) {
         t->body_started = 1;
-        if (t->status == 200)
+        if (t->head.status == 206 && (!t->head.has_range || t->head.range_first != t->position)) {
+            t->wrong_range = 1;
+            return 0; /* not the range we asked for: drop the answer */
+        }
+        if (t->head.status == 200)
             t->position = 0; /* Range ignored: the whole file, from its start */
     }
     uint64_t want = t->start + t->received; /* file offset we need next */
@@ -156,7 +145,7 @@ static size_t on_body(char *data, size_t size, size_t count, void *payload)
     return n;
 }
 
-static int transient_status(long status)
+static int transient_status(int status)
 {
     return status >= 500 || status == 408 || status == 429;
 }
@@ -190,10 +179,9 @@ int http_get_range(struct http_client *client, const char *url, uint64_t offset,
             delay = delay < 4000 ? delay * 2 : 4000;
         }
         t.position = t.start + t.received;
-        t.status = 0;
-        t.range_ok = 0;
-        t.bad_range = 0;
+        memset(&t.head, 0, sizeof t.head);
         t.body_started = 0;
+        t.wrong_range = 0;
         snprintf(range, sizeof range, "%llu-%llu", (unsigned long long)(t.start + t.received),
                  (unsigned long long)(t.start + t.length - 1));
         curl_easy_reset(curl);
@@ -221,28 +209,29 @@ int http_get_range(struct http_client *client, const char *url, uint64_t offset,
         if (file_scheme && code == CURLE_OK && t.received < t.length)
             code = CURLE_PARTIAL_FILE;
         if (t.complete || (code == CURLE_OK && t.received == t.length)) {
-            if (expected_size && t.total && t.total != expected_size) {
+            uint64_t total = answer_total(&t);
+            if (expected_size && total && total != expected_size) {
                 snprintf(why, sizeof why, "the file is now %llu bytes, not %llu: it changed on "
                          "the server",
-                         (unsigned long long)t.total, (unsigned long long)expected_size);
+                         (unsigned long long)total, (unsigned long long)expected_size);
                 break;
             }
             curl_easy_cleanup(curl);
             return 0;
         }
-        if (t.bad_range) {
+        if (t.wrong_range) {
             snprintf(why, sizeof why, "the server answered another range than the one asked");
             continue;
         }
-        if (!file_scheme && t.status == 416) {
+        if (!file_scheme && t.head.status == 416) {
             snprintf(why, sizeof why, "416 Range Not Satisfiable: the file is shorter than "
                      "%llu bytes (it changed on the server, or is truncated)",
                      (unsigned long long)(t.start + t.length));
             break;
         }
-        if (!file_scheme && t.status >= 400) {
-            snprintf(why, sizeof why, "HTTP status %ld", t.status);
-            if (transient_status(t.status))
+        if (!file_scheme && t.head.status >= 400) {
+            snprintf(why, sizeof why, "HTTP status %d", t.head.status);
+            if (transient_status(t.head.status))
                 continue;
             break;
         }

@@ -74,6 +74,21 @@ expect_status 0 "$TOOLS/replay-hive" --expect-error "$WORK/hive"/truncated-* "$W
     "$WORK/hive/body-size-lies.hive" "$WORK/hive/text-bad-line.txt"
 pass "replay-hive: $hive_count hives, text hives and values; every damaged hive rejected"
 
+# The fetch agent's parsers: HTTP answer headers and client requests (the
+# seeds of fuzz-fetch; 'R' first: request lines).
+fetch="$WORK/fetch"
+mkdir "$fetch"
+printf 'XHTTP/1.1 206 Partial Content\r\nContent-Range: bytes 0-1023/4096\r\nContent-Length: 1024\r\n' >"$fetch/206"
+printf 'XHTTP/1.1 200 OK\r\nContent-Length: 4096\r\n' >"$fetch/200"
+printf 'XHTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */4096\r\n' >"$fetch/416"
+printf 'XHTTP/1.1 302 Found\r\nLocation: /x\r\n\r\nHTTP/2 206\r\ncontent-range: bytes 5-9/10\r\n' >"$fetch/redirect"
+printf 'XContent-Range: bytes 9-5/10\nContent-Range: bytes 0-10/10\nContent-Range: bytes 99999999999999999999-1/2\nHTTP/1.1 99999\n' >"$fetch/lies"
+printf 'RMIRROR http://127.0.0.1:8080/app.vial\nHOLD\nPREFETCH /c/images/x.vial all\nPREFETCH /c/images/x.vial profile\nFETCH /c/images/x.vial 0 1 4294967295\n' >"$fetch/requests"
+printf 'RFETCH /c/images/x.vial 1 two\nFETCH /c/images/x.vial 4294967296\nFETCH\nPREFETCH x some\nHOLD x\nMIRROR\nDELETE /\n\n   \n' >"$fetch/bad-requests"
+expect_status 0 "$TOOLS/replay-fetch" "$fetch"
+grep -qF "7 inputs" "$WORK/stdout" || { cat "$WORK/stdout"; fail "replay-fetch count"; }
+pass "replay-fetch: HTTP answer headers and agent requests, good and hostile"
+
 # The corpus is deterministic.
 "$TOOLS/make-image-corpus" "$WORK/again" >/dev/null
 diff -r "$corpus" "$WORK/again" >/dev/null || fail "make-image-corpus output differs between runs"
