@@ -713,12 +713,22 @@ static void report_damage(uint32_t entry)
 int vial_preload_materialize(char *out, size_t size, uint32_t entry)
 {
     vial_busy++;
-    pthread_mutex_lock(&reader_lock);
-    int rc = vial_session.reader ? 0 : vial_reader_new(&vial_session.reader, vial_session.image);
-    if (rc == 0)
-        rc = vial_materialize(out, size, vial_session.reader, entry, vial_session.cache,
-                              vial_session.view);
-    pthread_mutex_unlock(&reader_lock);
+    int rc = 0;
+    struct stat st;
+    /* A streamed file not in the view yet: its chunks are fetched before
+     * the reader's lock is taken, so that the process's other threads go
+     * on opening what is cached meanwhile. */
+    if (vial_image_streamed(vial_session.image) &&
+        (vial_preload_view_path(out, size, entry) < 0 || stat(out, &st) < 0))
+        rc = vial_stream_fetch_file(vial_session.image, entry);
+    if (rc == 0) {
+        pthread_mutex_lock(&reader_lock);
+        rc = vial_session.reader ? 0 : vial_reader_new(&vial_session.reader, vial_session.image);
+        if (rc == 0)
+            rc = vial_materialize(out, size, vial_session.reader, entry, vial_session.cache,
+                                  vial_session.view);
+        pthread_mutex_unlock(&reader_lock);
+    }
     if (rc == VIAL_EHASH || rc == VIAL_ECORRUPT) {
         report_damage(entry);
     } else if (rc < 0 && vial_image_streamed(vial_session.image)) {
