@@ -839,6 +839,26 @@ static void *serve(void *payload)
 
 /* ------------------------------------------------------------------ main */
 
+/* A thread per connection; the count keeps the agent alive. */
+static void start_serving(int client)
+{
+    pthread_mutex_lock(&agent.lock);
+    agent.connections++;
+    pthread_mutex_unlock(&agent.lock);
+    pthread_t thread;
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&thread, &attributes, serve, (void *)(intptr_t)client) != 0) {
+        close(client);
+        pthread_mutex_lock(&agent.lock);
+        if (--agent.connections == 0)
+            agent.idle_since = time(NULL);
+        pthread_mutex_unlock(&agent.lock);
+    }
+    pthread_attr_destroy(&attributes);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
@@ -898,37 +918,30 @@ int main(int argc, char **argv)
     long idle = idle_text && *idle_text ? strtol(idle_text, NULL, 10) : 60;
     agent.idle_since = time(NULL);
     agent_log("serving %s", socket_path);
+    int closing = 0;
     for (;;) {
         struct pollfd p = {.fd = listener, .events = POLLIN};
-        int ready = poll(&p, 1, 1000);
+        int ready = poll(&p, 1, closing ? 100 : 1000);
         if (ready > 0) {
             int client = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-            if (client < 0)
-                continue;
-            pthread_mutex_lock(&agent.lock);
-            agent.connections++;
-            pthread_mutex_unlock(&agent.lock);
-            pthread_t thread;
-            pthread_attr_t attributes;
-            pthread_attr_init(&attributes);
-            pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
-            if (pthread_create(&thread, &attributes, serve, (void *)(intptr_t)client) != 0) {
-                close(client);
-                pthread_mutex_lock(&agent.lock);
-                agent.connections--;
-                pthread_mutex_unlock(&agent.lock);
-            }
-            pthread_attr_destroy(&attributes);
+            if (client >= 0)
+                start_serving(client);
             continue;
         }
         pthread_mutex_lock(&agent.lock);
-        int done = agent.connections == 0 && time(NULL) - agent.idle_since >= idle;
+        int unused = agent.connections == 0;
+        int idle_now = unused && time(NULL) - agent.idle_since >= idle;
         pthread_mutex_unlock(&agent.lock);
-        if (done)
-            break;
+        if (closing && unused)
+            break; /* the last ones in the backlog were served */
+        if (idle_now && !closing) {
+            /* The socket goes first, so that new clients start a new agent
+             * (which waits for our lock); a client that connected just
+             * before is still in the backlog and served by the loop. */
+            unlink(socket_path);
+            closing = 1;
+        }
     }
-    /* the socket goes before the lock: a new agent binds after we are gone */
-    unlink(socket_path);
     agent_log("idle for %ld s: exiting", idle);
     return 0;
 }
