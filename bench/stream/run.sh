@@ -206,7 +206,8 @@ nginx_conf=$scratch/nginx/nginx.conf
 stop_agents() {
     local pid pids=()
     for pid in $(pgrep -x vial-agent || true); do
-        tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "XDG_RUNTIME_DIR=$scratch/.*" &&
+        # (an agent may exit between pgrep and the read)
+        { tr '\0' '\n' <"/proc/$pid/environ"; } 2>/dev/null | grep -qx "XDG_RUNTIME_DIR=$scratch/.*" &&
             pids+=("$pid")
     done
     [[ ${#pids[@]} -gt 0 ]] || return 0
@@ -290,7 +291,8 @@ pid $scratch/nginx/nginx.pid;
 error_log $scratch/nginx/error.log;
 events {}
 http {
-    access_log $scratch/nginx/access.log;
+    log_format connections '\$connection \$status \$body_bytes_sent';
+    access_log $scratch/nginx/access.log connections;
     sendfile on;
     tcp_nopush on;
 $(for t in client_body proxy fastcgi uwsgi scgi; do echo "    ${t}_temp_path $scratch/nginx/$t;"; done)
@@ -364,14 +366,17 @@ PY
 py=(python3 -- -c "$code")
 # a cold launch of URL $2 as a fresh user $1$round, recorded as variant $1
 cold_launch() {
-    local v=$1 url=$2 label=$3
+    local v=$1 url=$2 label=$3 logged
     fresh_user "$v$round"
+    logged=$(wc -l <"$scratch/nginx/access.log")
     launch "cold launch from $url" "$VIAL" run "$url" "${py[@]}"
+    # TCP connections the launch opened (nginx's connection serial numbers)
+    add "$v.connections" "$(tail -n +"$((logged + 1))" "$scratch/nginx/access.log" | cut -d' ' -f1 | sort -u | wc -l)"
     add "$v.first" "$FIRST"; add "$v.total" "$TOTAL"
     read -r fetched requests ofiles ochunks vsize vchunk_data < <(url_stats "$url")
     [[ $v == a ]] && size=$vsize chunk_data=$vchunk_data
     add "$v.fetched" "$fetched"; add "$v.requests" "$requests"; add "$v.files" "$ofiles"; add "$v.opened" "$ochunks"
-    say "  $v. $label: first output ${FIRST}s, exit ${TOTAL}s; fetched $fetched bytes in $requests requests; opened $ofiles files, chunks $ochunks bytes"
+    say "  $v. $label: first output ${FIRST}s, exit ${TOTAL}s; fetched $fetched bytes in $requests requests ($(median "${V[$v.connections]##* }") connections); opened $ofiles files, chunks $ochunks bytes"
 }
 for round in $(seq "$runs"); do
     say "round $round of $runs"
@@ -418,19 +423,19 @@ cat <<MD
 - vial: $(git -C "$SOURCE" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$SOURCE" diff --quiet HEAD 2>/dev/null || echo ' (plus uncommitted changes)')
 - command: \`$command_line\` ($runs rounds, each running every variant in turn; medians, range in brackets)
 - image: Debian bookworm's python3.11, python3-numpy, python3-scipy, python3-matplotlib and their dependencies ($(wc -l <"$cache/packages.txt") packages, toolchain and -dev packages left out; $tree_mib MiB unpacked, byte-compiled); \`vial pack\` at the default level: $image_size bytes ($(mib "$image_size") MiB), of which chunk data $chunk_data and metadata (header, manifest, index, hive, chunk table) $metadata bytes
-- link: nginx in a network namespace behind a veth pair, \`tc tbf rate $rate\` each way, a relay adding $delay ms each way (bench/stream/relay.py: $((2 * delay)) ms round trip, one more for a new connection); first byte of a 1-byte range on a new connection: $link_rtt s; whole-image download: $mbit Mbit/s
+- link: nginx in a network namespace behind a veth pair, \`tc tbf rate $rate\` each way, a relay adding $delay ms each way (bench/stream/relay.py: $((2 * delay)) ms round trip, one more for a new connection); first byte of a 1-byte range on a new connection after $(printf %.3f "$link_rtt") s; whole-image download: $mbit Mbit/s
 - launch: \`vial run URL python3 -- -c '$code'\` (prints \`$expected\`); "first output" is when that line appeared, "exit" when vial returned
 
-| variant | first output s | exit s | fetched bytes | requests | files opened | their chunks, bytes | fetched / opened |
-| --- | --- | --- | --- | --- | --- | --- | --- |
-| a. cold, from the URL | $(m a.first) ($(range "${V[a.first]}")) | $(m a.total) | $(m a.fetched) | $(m a.requests) | $(m a.files) | $(m a.opened) | $(ratio "$(m a.fetched)" "$(m a.opened)") |
+| variant | first output s | exit s | fetched bytes | requests | connections | files opened | their chunks, bytes | fetched / opened |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| a. cold, from the URL | $(m a.first) ($(range "${V[a.first]}")) | $(m a.total) | $(m a.fetched) | $(m a.requests) | $(m a.connections) | $(m a.files) | $(m a.opened) | $(ratio "$(m a.fetched)" "$(m a.opened)") |
 MD
 if [[ $do_profile == 1 ]]; then
-    echo "| b. cold, from the URL, image packed with a launch profile | $(m b.first) ($(range "${V[b.first]}")) | $(m b.total) | $(m b.fetched) | $(m b.requests) | $(m b.files) | $(m b.opened) | $(ratio "$(m b.fetched)" "$(m b.opened)") |"
+    echo "| b. cold, from the URL, image packed with a launch profile | $(m b.first) ($(range "${V[b.first]}")) | $(m b.total) | $(m b.fetched) | $(m b.requests) | $(m b.connections) | $(m b.files) | $(m b.opened) | $(ratio "$(m b.fetched)" "$(m b.opened)") |"
 fi
 cat <<MD
-| c. curl the whole image ($(m c.download) s), then run it locally, cold cache (first output after $(m c.run_first) s) | $(m c.first) ($(range "${V[c.first]}")) | $(m c.total) | $image_size | 1 | | | |
-| d. warm, from the URL (right after a; agent stopped in between) | $(m d.first) ($(range "${V[d.first]}")) | $(m d.total) | $(m d.fetched) | $(m d.requests) | | | |
+| c. curl the whole image ($(printf %.2f "$(m c.download)") s), then run it locally, cold cache (first output after $(printf %.2f "$(m c.run_first)") s) | $(m c.first) ($(range "${V[c.first]}")) | $(m c.total) | $image_size | 1 | 1 | | | |
+| d. warm, from the URL (right after a; agent stopped in between) | $(m d.first) ($(range "${V[d.first]}")) | $(m d.total) | $(m d.fetched) | $(m d.requests) | | | | |
 
 MD
 ra=$(ratio "$(m a.fetched)" "$(m a.opened)")
