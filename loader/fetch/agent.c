@@ -47,6 +47,7 @@
 #define AGENT_METADATA_GAP (64u * 1024u) /* metadata sections this close, too */
 #define AGENT_METADATA_MAX (1ull << 31)  /* a header asking for more is refused */
 #define AGENT_ATTEMPTS 6
+#define AGENT_READAHEAD (128u * 1024u)   /* see with_readahead; VIAL_AGENT_READAHEAD */
 #define AGENT_REQUEST_MAX (64u << 20)
 
 struct mirror {
@@ -748,10 +749,69 @@ static int open_mirror(struct mirror **m, const char *path)
     return rc;
 }
 
+/* Read-ahead: an application asks for one file at a time, and each
+ * request costs a round trip. The chunks that follow the last one asked
+ * for hold the files next to it in path order (the packer's plan), which
+ * the same program tends to open next (the modules of one package, a
+ * library's data). Up to this many bytes of those, contiguous, not stored
+ * and not being fetched, ride along in the same range. */
+static uint64_t readahead_bytes(void)
+{
+    static uint64_t bytes = UINT64_MAX;
+    if (bytes == UINT64_MAX) {
+        const char *text = getenv("VIAL_AGENT_READAHEAD");
+        bytes = text && *text ? strtoull(text, NULL, 10) : AGENT_READAHEAD;
+    }
+    return bytes;
+}
+
+/* indexes plus the read-ahead after the furthest of them: a new array. */
+static uint32_t *with_readahead(size_t *out_count, const struct mirror *m, const uint32_t *indexes,
+                                size_t count)
+{
+    uint32_t *all = NULL, last = 0;
+    size_t capacity = count + 64, n = 0;
+    struct vial_chunk_info info;
+    if (count == 0 || !(all = malloc(capacity * sizeof *all)))
+        return NULL;
+    for (size_t i = 0; i < count; i++) {
+        all[n++] = indexes[i];
+        if (indexes[i] > last)
+            last = indexes[i];
+    }
+    if (vial_image_chunk(&info, m->image, last) < 0) {
+        *out_count = n;
+        return all;
+    }
+    uint64_t end = info.offset + info.stored_length, taken = 0, limit = readahead_bytes();
+    pthread_mutex_lock(&agent.lock);
+    for (uint32_t c = last + 1; c < vial_image_chunk_count(m->image) && taken < limit && n < capacity;
+         c++) {
+        if (vial_image_chunk(&info, m->image, c) < 0 || info.offset != end ||
+            chunk_stored(&info) || is_in_flight(info.hash))
+            break;
+        all[n++] = c;
+        end += info.stored_length;
+        taken += info.stored_length;
+    }
+    pthread_mutex_unlock(&agent.lock);
+    *out_count = n;
+    return all;
+}
+
 static void handle_fetch(int fd, const struct agent_request *request)
 {
     struct mirror *m;
-    if (open_mirror(&m, request->target) < 0 || fetch_chunks(m, request->chunks, request->count) < 0)
+    uint32_t *chunks = NULL;
+    size_t count = 0;
+    int rc = open_mirror(&m, request->target);
+    if (rc == 0 && request->count &&
+        !(chunks = with_readahead(&count, m, request->chunks, request->count)))
+        rc = vial_error_set(-ENOMEM, "out of memory");
+    if (rc == 0)
+        rc = fetch_chunks(m, chunks, count);
+    free(chunks);
+    if (rc < 0)
         answer(fd, "ERR %s", vial_error_last());
     else
         answer(fd, "OK");
