@@ -16,6 +16,7 @@ test_packages=(
     libpython3.11-stdlib  # /usr/lib/python3.11, a real tree for the round-trip test
     passwd util-linux  # useradd and setpriv, for the unprivileged test user
     diffutils
+    strace             # test_trace.sh counts opens of image files independently
     jq procps          # vial state --json and pgrep in the copy-on-write app tests
     libglib2.0-bin dconf-gsettings-backend dconf-service dbus-daemon
     gsettings-desktop-schemas  # the host's real dconf, the control of test_gsettings.sh

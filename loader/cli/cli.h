@@ -160,6 +160,15 @@ int cli_run_in_bubble(const char *image, const char *state_directory, char **arg
 struct cli_run_extra {
     const char *profile;
     double until_idle;
+    /* vial trace: the file the interposer writes one line per call to
+     * (absolute), "json" or NULL (text), the functions wanted (comma list
+     * or NULL: all), and declarations of hooks passed verbatim to the hook
+     * engine as session lines "hook=DECLARATION". */
+    const char *trace;
+    const char *trace_format;
+    const char *trace_calls;
+    const char *const *hooks;
+    int hook_count;
 };
 /* `vial run|exec|shell` with argv as that command takes it (argv[0] is the
  * command), and the extra settings. */
@@ -188,6 +197,7 @@ int cmd_import(int argc, char **argv);
 int cmd_desktop(int argc, char **argv);
 int cmd_sequence(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_cache(int argc, char **argv);

@@ -47,6 +47,7 @@ struct launch {
     int keep_signal;            /* report a killed program as 128 + signal, do not die of it */
     const char *profile;        /* vial profile: the file the interposer lists image files in */
     double until_idle;          /* vial profile: stop the program once it read nothing new for this long */
+    const struct cli_run_extra *extra; /* vial trace's lines (trace=, hook=), or NULL */
     char hive[PATH_MAX]; /* the package hive as a file, for the GSettings backend; "" if none */
     char **env;          /* the application's environment (the registry's over the host's) */
     char **env_changes;  /* what env changed: given back to host tools (vial_reg_env_build) */
@@ -289,6 +290,13 @@ static int write_session(struct launch *l)
                      l->image_path, l->dirs.cache, l->view, l->preload, host_tools, l->state,
                      home ? home : "", policy, l->state, l->hive, host_env, l->state_override != NULL,
                      l->profile ? l->profile : "", stream);
+    const struct cli_run_extra *x = l->extra;
+    if (n >= 0 && x && x->trace && (size_t)n < sizeof text)
+        n += snprintf(text + n, sizeof text - (size_t)n, "trace=%s\ntrace_format=%s\ntrace_calls=%s\n",
+                      x->trace, x->trace_format ? x->trace_format : "text",
+                      x->trace_calls ? x->trace_calls : "");
+    for (int i = 0; n >= 0 && x && i < x->hook_count && (size_t)n < sizeof text; i++)
+        n += snprintf(text + n, sizeof text - (size_t)n, "hook=%s\n", x->hooks[i]);
     if (n < 0 || (size_t)n >= sizeof text)
         return vial_error_set(-ENAMETOOLONG, "session too large");
     uint8_t hash[VIAL_HASH_LEN];
@@ -576,6 +584,7 @@ static int run_command(const char *command, int argc, char **argv, const struct 
         l->profile = extra->profile;
         l->until_idle = extra->until_idle;
         l->keep_signal = extra->until_idle > 0;
+        l->extra = extra;
     }
     int rc = prepare(l, argv[1]);
     if (rc < 0) {

@@ -74,6 +74,22 @@ const struct vial_command vial_commands[] = {
      "  --until-idle SECONDS    stop the program (SIGTERM to its process group) once it\n"
      "                          has read no new image file for SECONDS",
      cmd_profile},
+    {"trace", "IMAGE [ENTRY] [--calls LIST] [--hook DECLARATION]... [-o FILE] [--json] [-- ARGS...]",
+     "run an application and list every call the interposer intercepts",
+     "Runs ENTRY as 'vial run' does; the interposer of every process of the bubble\n"
+     "writes one line per intercepted call: pid/tid, function, decoded arguments, the\n"
+     "virtual path and where it really went (view, delta or host path), the result or\n"
+     "-1 and the errno name, the time spent. A summary per function (calls, errors,\n"
+     "time) follows. The format is in docs/trace.md.\n"
+     "  -o, --output FILE   write the trace and its summary to FILE (default: stderr,\n"
+     "                      once the program has ended; never the program's stdout)\n"
+     "  --calls LIST        only these functions, comma-separated (open,stat,...)\n"
+     "  --json              one JSON object per line (JSON Lines), summary included\n"
+     "  --hook DECLARATION  also trace a library function declared as for a manifest's\n"
+     "                      [hook] section (passed to the hook engine; needs a build\n"
+     "                      with the hook engine)\n"
+     "The exit status is the program's.",
+     cmd_trace},
     {"run", "[--fresh] [--require-signature] IMAGE [ENTRY] [-- ARGS...]",
      "run an entry point of a package, without installing it",
      "Starts ENTRY (default: the manifest's default entry) inside the package's bubble:\n"

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "trace.h"
 
 struct listing {
     DIR *dir;
@@ -214,6 +215,7 @@ static DIR *opendir_virtual(const struct vial_route_result *r)
         if (!dir && errno == ENOENT &&
             vial_preload_directory(real, sizeof real, r->vfs.path, 1) == 0)
             dir = REAL(opendir)(real);
+        VIAL_TRACE_REAL(real);
     }
     if (!dir)
         return NULL;
@@ -232,13 +234,33 @@ static DIR *opendir_virtual(const struct vial_route_result *r)
 
 __attribute__((noinline)) static DIR *opendir_slow(const char *path);
 
-DIR *opendir(const char *path)
+static DIR *opendir_untraced(const char *path)
 {
     /* a host directory under a virtualized policy is slow too: its
      * descriptor must be known for the *at calls that create in it */
-    if (vial_busy || vial_write_passes(AT_FDCWD, path))
+    if (vial_write_passes(AT_FDCWD, path))
         return REAL(opendir)(path);
     return opendir_slow(path);
+}
+
+__attribute__((noinline)) static DIR *opendir_traced(const char *path)
+{
+    struct vial_trace_frame f;
+    if (!vial_trace_begin(&f, "opendir", path))
+        return opendir_untraced(path);
+    vial_trace_arg_string(&f, path);
+    DIR *dir = opendir_untraced(path);
+    vial_trace_end(&f, dir ? dirfd(dir) : -1, dir == NULL);
+    return dir;
+}
+
+DIR *opendir(const char *path)
+{
+    if (vial_busy)
+        return REAL(opendir)(path);
+    if (VIAL_TRACING())
+        return opendir_traced(path);
+    return opendir_untraced(path);
 }
 
 static DIR *opendir_slow(const char *path)

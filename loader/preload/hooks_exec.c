@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "trace.h"
 
 extern char **environ;
 
@@ -335,7 +336,7 @@ static char **host_env(char *const envp[], char **storage, size_t slots, char *t
     return storage;
 }
 
-static int exec_core(const char *path, char *const argv[], char *const envp[])
+static int exec_untraced(const char *path, char *const argv[], char *const envp[])
 {
     if (vial_busy || vial_preload_init() != 1)
         return REAL(execve)(path, argv, envp);
@@ -350,12 +351,38 @@ static int exec_core(const char *path, char *const argv[], char *const envp[])
     char **env = plan->host_tool ? host_env(envp, slots, sizeof slots / sizeof slots[0], text, sizeof text)
                                  : vial_child_env(envp, slots, sizeof slots / sizeof slots[0],
                                                   text, sizeof text, &allocated);
+    if (VIAL_TRACING()) {
+        /* a successful exec never returns: its line is written now */
+        vial_trace_real(plan->path);
+        vial_trace_exec_now();
+    }
     REAL(execve)(plan->path, plan->argv, env);
     int saved = errno;
     if (allocated)
         free(env);
     errno = saved;
     return -1;
+}
+
+__attribute__((noinline)) static int exec_traced(const char *path, char *const argv[],
+                                                 char *const envp[])
+{
+    struct vial_trace_frame f;
+    if (!vial_trace_begin(&f, "execve", path))
+        return exec_untraced(path, argv, envp);
+    vial_trace_arg_string(&f, path);
+    for (int i = 0; argv && argv[i] && i < 32; i++)
+        vial_trace_arg_string(&f, argv[i]);
+    int rc = exec_untraced(path, argv, envp);
+    vial_trace_end(&f, rc, 1); /* returned: it failed */
+    return rc;
+}
+
+static int exec_core(const char *path, char *const argv[], char *const envp[])
+{
+    if (VIAL_TRACING())
+        return exec_traced(path, argv, envp);
+    return exec_untraced(path, argv, envp);
 }
 
 int execve(const char *path, char *const argv[], char *const envp[])
@@ -546,10 +573,33 @@ FILE *popen(const char *command, const char *type)
 
 /* ------------------------------------------------------------- dlopen */
 
+static void *dlopen_untraced(const char *file, int flags);
+
+__attribute__((noinline)) static void *dlopen_traced(const char *file, int flags)
+{
+    struct vial_trace_frame f;
+    if (!vial_trace_begin(&f, "dlopen", file))
+        return dlopen_untraced(file, flags);
+    vial_trace_arg_string(&f, file);
+    vial_trace_arg_int(&f, flags);
+    void *handle = dlopen_untraced(file, flags);
+    if (!handle)
+        errno = ENOENT; /* dlerror() has the reason */
+    vial_trace_end(&f, handle != NULL, handle == NULL);
+    return handle;
+}
+
 void *dlopen(const char *file, int flags)
 {
     if (vial_busy || !file || !strchr(file, '/'))
         return REAL(dlopen)(file, flags);
+    if (VIAL_TRACING())
+        return dlopen_traced(file, flags);
+    return dlopen_untraced(file, flags);
+}
+
+static void *dlopen_untraced(const char *file, int flags)
+{
     struct vial_route_result r;
     char real[PATH_MAX];
     vial_route(&r, AT_FDCWD, file, 1);
@@ -557,6 +607,7 @@ void *dlopen(const char *file, int flags)
         if (vial_preload_materialize(real, sizeof real, r.vfs.entry) < 0)
             return NULL; /* dlerror() reports the host path missing */
         vial_log(2, "dlopen %s -> %s", r.vfs.path, real);
+        VIAL_TRACE_REAL(real);
         return REAL(dlopen)(real, flags);
     }
     if (r.route == VIAL_ROUTE_HOST)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "trace.h"
 
 #define PASS_IF_BUSY(call)                                                                         \
     do {                                                                                           \
@@ -114,6 +115,7 @@ __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int 
         int made = vial_mkdir_p(parent, 0700) == 0 &&
                    (symlink(text, real) == 0 || errno == EEXIST);
         vial_busy--;
+        VIAL_TRACE_REAL(real);
         return made ? REAL(openat)(AT_FDCWD, real, flags, mode) : fail(EIO);
     }
     if (e.primary_type == VIAL_ENTRY_DIRECTORY) {
@@ -129,6 +131,7 @@ __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int 
         }
         if (fd >= 0)
             vial_fd_set_directory(fd, r.vfs.path);
+        VIAL_TRACE_REAL(real);
         vial_log(2, "open %s -> directory %s = %d", r.vfs.path, real, fd);
         return fd;
     }
@@ -148,11 +151,12 @@ __attribute__((noinline)) static int open_slow(int dirfd, const char *path, int 
     }
     if (fd >= 0)
         vial_fd_set_file(fd, r.vfs.entry);
+    VIAL_TRACE_REAL(real);
     vial_log(2, "open %s -> %s = %d", r.vfs.path, real, fd);
     return fd;
 }
 
-static inline int open_core(int dirfd, const char *path, int flags, mode_t mode)
+static inline int open_untraced(int dirfd, const char *path, int flags, mode_t mode)
 {
     /* writes, and directories (a descriptor *at calls may create in), are
      * virtualized by policy even where neither the image nor the delta is */
@@ -160,6 +164,28 @@ static inline int open_core(int dirfd, const char *path, int flags, mode_t mode)
     if (plain_read ? vial_pass_through(dirfd, path) : vial_write_passes(dirfd, path))
         return REAL(openat)(dirfd, path, flags, mode);
     return open_slow(dirfd, path, flags, mode);
+}
+
+__attribute__((noinline)) static int open_traced(int dirfd, const char *path, int flags, mode_t mode)
+{
+    struct vial_trace_frame f;
+    if (!vial_trace_begin(&f, "open", path))
+        return open_untraced(dirfd, path, flags, mode);
+    vial_trace_arg_dirfd(&f, dirfd);
+    vial_trace_arg_string(&f, path);
+    vial_trace_arg_open_flags(&f, flags);
+    if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+        vial_trace_arg_mode(&f, mode);
+    int fd = open_untraced(dirfd, path, flags, mode);
+    vial_trace_end(&f, fd, fd < 0);
+    return fd;
+}
+
+static inline int open_core(int dirfd, const char *path, int flags, mode_t mode)
+{
+    if (VIAL_TRACING())
+        return open_traced(dirfd, path, flags, mode);
+    return open_untraced(dirfd, path, flags, mode);
 }
 
 static mode_t mode_argument(int flags, va_list ap)
@@ -237,6 +263,7 @@ __attribute__((noinline)) static FILE *fopen_core(const char *path, const char *
                 if (*m != 'x')
                     plain[n++] = *m;
             plain[n] = '\0';
+            VIAL_TRACE_REAL(real_path);
             return real(real_path, plain);
         }
     }
@@ -266,6 +293,7 @@ __attribute__((noinline)) static FILE *fopen_core(const char *path, const char *
             errno = EIO;
             return NULL;
         }
+        VIAL_TRACE_REAL(real_path);
         return real(real_path, mode);
     }
     if (writing) {
@@ -277,6 +305,7 @@ __attribute__((noinline)) static FILE *fopen_core(const char *path, const char *
         errno = rc == -ENOSPC ? ENOSPC : EIO;
         return NULL;
     }
+    VIAL_TRACE_REAL(real_path);
     FILE *f = real(real_path, mode);
     if (f)
         vial_fd_set_file(fileno(f), r.vfs.entry);
@@ -290,19 +319,40 @@ static int fopen_passes(const char *path, const char *mode)
                                 : vial_pass_through(AT_FDCWD, path);
 }
 
+static FILE *fopen_untraced(const char *path, const char *mode,
+                            FILE *(*real)(const char *, const char *))
+{
+    if (fopen_passes(path, mode))
+        return real(path, mode);
+    return fopen_core(path, mode, real);
+}
+
+__attribute__((noinline)) static FILE *fopen_traced(const char *path, const char *mode,
+                                                    FILE *(*real)(const char *, const char *))
+{
+    struct vial_trace_frame f;
+    if (!vial_trace_begin(&f, "fopen", path))
+        return fopen_untraced(path, mode, real);
+    vial_trace_arg_string(&f, path);
+    vial_trace_arg_string(&f, mode);
+    FILE *file = fopen_untraced(path, mode, real);
+    vial_trace_end(&f, file ? fileno(file) : -1, file == NULL);
+    return file;
+}
+
 FILE *fopen(const char *path, const char *mode)
 {
     PASS_IF_BUSY(REAL(fopen)(path, mode));
-    if (fopen_passes(path, mode))
-        return REAL(fopen)(path, mode);
-    return fopen_core(path, mode, REAL(fopen));
+    if (VIAL_TRACING())
+        return fopen_traced(path, mode, REAL(fopen));
+    return fopen_untraced(path, mode, REAL(fopen));
 }
 FILE *fopen64(const char *path, const char *mode)
 {
     PASS_IF_BUSY(REAL(fopen64)(path, mode));
-    if (fopen_passes(path, mode))
-        return REAL(fopen64)(path, mode);
-    return fopen_core(path, mode, REAL(fopen64));
+    if (VIAL_TRACING())
+        return fopen_traced(path, mode, REAL(fopen64));
+    return fopen_untraced(path, mode, REAL(fopen64));
 }
 
 /* ------------------------------------------------------------------ stat */
@@ -400,11 +450,32 @@ __attribute__((noinline)) static int stat_slow(int dirfd, const char *path, stru
     return 0;
 }
 
-static inline int stat_core(int dirfd, const char *path, struct stat *st, int flags)
+static inline int stat_untraced(int dirfd, const char *path, struct stat *st, int flags)
 {
     if (path && path[0] != '\0' && vial_pass_through(dirfd, path))
         return REAL(fstatat)(dirfd, path, st, flags);
     return stat_slow(dirfd, path, st, flags);
+}
+
+__attribute__((noinline)) static int stat_traced(int dirfd, const char *path, struct stat *st,
+                                                 int flags)
+{
+    struct vial_trace_frame f;
+    if (!vial_trace_begin(&f, "stat", path))
+        return stat_untraced(dirfd, path, st, flags);
+    vial_trace_arg_dirfd(&f, dirfd);
+    vial_trace_arg_string(&f, path);
+    vial_trace_arg_at_flags(&f, flags);
+    int rc = stat_untraced(dirfd, path, st, flags);
+    vial_trace_end(&f, rc, rc < 0);
+    return rc;
+}
+
+static inline int stat_core(int dirfd, const char *path, struct stat *st, int flags)
+{
+    if (VIAL_TRACING())
+        return stat_traced(dirfd, path, st, flags);
+    return stat_untraced(dirfd, path, st, flags);
 }
 
 int vial_stat_path(const char *path, struct stat *st)
@@ -562,11 +633,34 @@ __attribute__((noinline)) static int statx_slow(int dirfd, const char *path, int
     return 0;
 }
 
-int vial_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
+static inline int statx_untraced(int dirfd, const char *path, int flags, unsigned mask,
+                                 struct statx *sx)
 {
     if (path && path[0] != '\0' && vial_pass_through(dirfd, path))
         return REAL(statx)(dirfd, path, flags, mask, sx);
     return statx_slow(dirfd, path, flags, mask, sx);
+}
+
+__attribute__((noinline)) static int statx_traced(int dirfd, const char *path, int flags,
+                                                  unsigned mask, struct statx *sx)
+{
+    struct vial_trace_frame f;
+    if (!vial_trace_begin(&f, "statx", path))
+        return statx_untraced(dirfd, path, flags, mask, sx);
+    vial_trace_arg_dirfd(&f, dirfd);
+    vial_trace_arg_string(&f, path);
+    vial_trace_arg_at_flags(&f, flags);
+    vial_trace_arg_int(&f, (long long)mask);
+    int rc = statx_untraced(dirfd, path, flags, mask, sx);
+    vial_trace_end(&f, rc, rc < 0);
+    return rc;
+}
+
+int vial_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
+{
+    if (VIAL_TRACING())
+        return statx_traced(dirfd, path, flags, mask, sx);
+    return statx_untraced(dirfd, path, flags, mask, sx);
 }
 
 int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
@@ -597,11 +691,32 @@ __attribute__((noinline)) static int access_slow(int dirfd, const char *path, in
     return 0;
 }
 
-static inline int access_core(int dirfd, const char *path, int mode, int flags)
+static inline int access_untraced(int dirfd, const char *path, int mode, int flags)
 {
     if (vial_pass_through(dirfd, path))
         return REAL(faccessat)(dirfd, path, mode, flags);
     return access_slow(dirfd, path, mode, flags);
+}
+
+__attribute__((noinline)) static int access_traced(int dirfd, const char *path, int mode, int flags)
+{
+    struct vial_trace_frame f;
+    if (!vial_trace_begin(&f, "access", path))
+        return access_untraced(dirfd, path, mode, flags);
+    vial_trace_arg_dirfd(&f, dirfd);
+    vial_trace_arg_string(&f, path);
+    vial_trace_arg_access_mode(&f, mode);
+    vial_trace_arg_at_flags(&f, flags);
+    int rc = access_untraced(dirfd, path, mode, flags);
+    vial_trace_end(&f, rc, rc < 0);
+    return rc;
+}
+
+static inline int access_core(int dirfd, const char *path, int mode, int flags)
+{
+    if (VIAL_TRACING())
+        return access_traced(dirfd, path, mode, flags);
+    return access_untraced(dirfd, path, mode, flags);
 }
 
 int access(const char *path, int mode)
@@ -623,7 +738,7 @@ int eaccess(const char *path, int mode) { return euidaccess(path, mode); }
 
 /* -------------------------------------------------------------- readlink */
 
-static ssize_t readlink_core(int dirfd, const char *path, char *buf, size_t size)
+static ssize_t readlink_untraced(int dirfd, const char *path, char *buf, size_t size)
 {
     struct vial_route_result r;
     char real[PATH_MAX];
@@ -660,6 +775,27 @@ static ssize_t readlink_core(int dirfd, const char *path, char *buf, size_t size
         length = size;
     memcpy(buf, target, length);
     return (ssize_t)length;
+}
+
+__attribute__((noinline)) static ssize_t readlink_traced(int dirfd, const char *path, char *buf,
+                                                         size_t size)
+{
+    struct vial_trace_frame f;
+    if (!vial_trace_begin(&f, "readlink", path))
+        return readlink_untraced(dirfd, path, buf, size);
+    vial_trace_arg_dirfd(&f, dirfd);
+    vial_trace_arg_string(&f, path);
+    vial_trace_arg_int(&f, (long long)size);
+    ssize_t n = readlink_untraced(dirfd, path, buf, size);
+    vial_trace_end(&f, n, n < 0);
+    return n;
+}
+
+static ssize_t readlink_core(int dirfd, const char *path, char *buf, size_t size)
+{
+    if (VIAL_TRACING())
+        return readlink_traced(dirfd, path, buf, size);
+    return readlink_untraced(dirfd, path, buf, size);
 }
 
 ssize_t readlink(const char *path, char *buf, size_t size)
@@ -793,8 +929,9 @@ int fchdir(int fd)
  * (daemons and shells do, before exec): the close is reported done. */
 static int owned(int fd)
 {
-    return vial_session.delta &&
-           (vial_delta_owns_fd(vial_session.delta, fd) || vial_preload_owns_fd(fd));
+    return (vial_session.delta &&
+            (vial_delta_owns_fd(vial_session.delta, fd) || vial_preload_owns_fd(fd))) ||
+           vial_trace_owns_fd(fd);
 }
 
 int close(int fd)

@@ -31,6 +31,7 @@
 #include <utime.h>
 
 #include "preload.h"
+#include "trace.h"
 
 static int fail(int error)
 {
@@ -772,6 +773,7 @@ static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mo
         if (rc == 0) {
             const char *at_path;
             int at = real_at(t, &at_path);
+            VIAL_TRACE_REAL(t->real);
             fd = REAL(openat)(at, at_path, flags, mode);
             /* with O_CREAT the kernel may have made it anew, had another
              * instance just deleted it: the table learns what is there */
@@ -801,6 +803,7 @@ static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mo
             int exclusive = t->virtual && !(flags & O_EXCL);
             const char *at_path;
             int at = real_at(t, &at_path);
+            VIAL_TRACE_REAL(t->real);
             fd = REAL(openat)(at, at_path, flags | (exclusive ? O_EXCL : 0), mode);
             if (fd < 0 && exclusive && errno == EEXIST) {
                 /* there, and the table did not say so yet: make it true */

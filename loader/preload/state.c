@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "trace.h"
 
 struct vial_session vial_session = {.log_fd = -1};
 struct vial_root_name vial_root_names[64];
@@ -64,6 +65,8 @@ void vial_log(int level, const char *fmt, ...)
 static char policy_text[8192];
 /* A streamed image's chunk store and fetch agent (both "" for a local one). */
 static char stream_chunks[4096], stream_agent[4096];
+/* vial trace: the file, "text" or "json", the functions wanted ("" : all) */
+static char trace_file[PATH_MAX], trace_format[16], trace_calls[1024];
 
 /* The session file: "key=value" lines written by the launcher. */
 static int read_session(const char *path)
@@ -100,6 +103,9 @@ static int read_session(const char *path)
             {"policy", policy_text, sizeof policy_text},
             {"chunks", stream_chunks, sizeof stream_chunks},
             {"agent", stream_agent, sizeof stream_agent},
+            {"trace", trace_file, sizeof trace_file},
+            {"trace_format", trace_format, sizeof trace_format},
+            {"trace_calls", trace_calls, sizeof trace_calls},
         };
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
             if (strcmp(line, keys[i].key) == 0)
@@ -168,6 +174,7 @@ static void initialize(void)
     if ((!path || !*path) && session_at_load[0])
         path = session_at_load;
     vial_session.ready = -1;
+    vial_trace_state = 0; /* until the session asks for it */
     if (!path || !*path)
         return;
     vial_busy++;
@@ -204,6 +211,7 @@ static void initialize(void)
         vial_session.image_device = makedev(0xfff, (hash[0] | hash[1] << 8) & 0xfffff);
         cache_root_names();
         vial_session.ready = 1;
+        vial_trace_setup(trace_file, trace_format, trace_calls);
         vial_cwd_refresh();
         adopt_inherited_directories();
         vial_log(2, "session %s: image %s", path, vial_session.image_path);
@@ -480,8 +488,8 @@ static int fd_virtual_directory(int fd, char *out, size_t size)
     return 1;
 }
 
-static void route(struct vial_route_result *out, int dirfd, const char *path, int follow,
-                  int writing)
+static void route_decide(struct vial_route_result *out, int dirfd, const char *path, int follow,
+                         int writing)
 {
     char absolute[PATH_MAX], joined[2 * PATH_MAX];
     const char *base = NULL;
@@ -612,6 +620,15 @@ static void route(struct vial_route_result *out, int dirfd, const char *path, in
                                                                           : VIAL_ROUTE_PASS;
     if (out->route == VIAL_ROUTE_PASS)
         out->real = path;
+}
+
+/* The one place every hook's path is decided: vial trace notes it here. */
+static void route(struct vial_route_result *out, int dirfd, const char *path, int follow,
+                  int writing)
+{
+    route_decide(out, dirfd, path, follow, writing);
+    if (VIAL_TRACING())
+        vial_trace_route(out);
 }
 
 void vial_route(struct vial_route_result *out, int dirfd, const char *path, int follow)
