@@ -8,6 +8,7 @@
 #include "image_internal.h"
 
 #define MANIFEST_MAX_ENTRIES 1024
+#define MANIFEST_MAX_HOOKS 64 /* the interposer's table (loader/preload/hooks_declared.c) */
 
 struct parse_state {
     const char *text;
@@ -27,12 +28,14 @@ struct parse_state {
     int registry_seen;
     unsigned key_lines[7]; /* of the [package] keys, in package_keys order */
     unsigned *exec_lines;  /* per entry */
+    unsigned *hook_lines;  /* per hook: its section header */
 };
 
 static const char *const package_keys[] = {"name",        "version",       "summary",   "vendor",
                                            "state_group", "default_entry", "host_tools"};
 
 static int declare_entry(struct parse_state *state, const char *name);
+static int declare_hook(struct parse_state *state, const char *name);
 
 static int fail(struct parse_state *state, int rc)
 {
@@ -68,6 +71,10 @@ static int enter_section(struct parse_state *state, const char *line)
         int rc = declare_entry(state, section + 6);
         return rc < 0 ? fail(state, rc) : 0;
     }
+    if (strncmp(section, "hook ", 5) == 0) {
+        int rc = declare_hook(state, section + 5);
+        return rc < 0 ? fail(state, rc) : 0;
+    }
     struct { const char *name; int *seen; } once[] = {
         {"isolation", &state->isolation_seen},
         {"env", &state->env_seen},
@@ -82,7 +89,7 @@ static int enter_section(struct parse_state *state, const char *line)
         }
     return fail(state, vial_error_set(VIAL_EMANIFEST,
                                       "line %u: unknown section [%s] (known: [package], "
-                                      "[entry NAME], [isolation], [env], [registry])",
+                                      "[entry NAME], [isolation], [env], [registry], [hook NAME])",
                                       state->line, section));
 }
 
@@ -307,6 +314,52 @@ static int handle_registry(struct parse_state *state, const char *key, const cha
     return 0;
 }
 
+static int declare_hook(struct parse_state *state, const char *name)
+{
+    struct vial_manifest *m = state->manifest;
+    if (!vial_manifest_name_valid(name))
+        return vial_error_set(VIAL_EMANIFEST,
+                              "line %u: hook name '%s' is not valid (letters, digits, '.', '_', "
+                              "'+', '-'; at most 64)",
+                              state->line, name);
+    for (size_t i = 0; i < m->hook_count; i++)
+        if (strcmp(m->hooks[i].name, name) == 0)
+            return vial_error_set(VIAL_EMANIFEST, "line %u: [hook %s] appears twice", state->line,
+                                  name);
+    if (m->hook_count >= MANIFEST_MAX_HOOKS)
+        return vial_error_set(VIAL_EMANIFEST, "line %u: more than %d hooks", state->line,
+                              MANIFEST_MAX_HOOKS);
+    struct vial_hook *grown = realloc(m->hooks, (m->hook_count + 1) * sizeof *grown);
+    if (!grown)
+        return vial_error_set(-ENOMEM, "out of memory");
+    m->hooks = grown;
+    unsigned *lines = realloc(state->hook_lines, (m->hook_count + 1) * sizeof *lines);
+    if (!lines)
+        return vial_error_set(-ENOMEM, "out of memory");
+    state->hook_lines = lines;
+    lines[m->hook_count] = state->line;
+    memset(&grown[m->hook_count], 0, sizeof *grown);
+    vial_hook_set(&grown[m->hook_count], "name", name); /* valid: checked above */
+    m->hook_count++;
+    return 0;
+}
+
+static int handle_hook(struct parse_state *state, const char *name, const char *key,
+                       const char *value)
+{
+    struct vial_manifest *m = state->manifest;
+    for (size_t i = 0; i < m->hook_count; i++)
+        if (strcmp(m->hooks[i].name, name) == 0) {
+            if (strcmp(key, "name") == 0) /* the section names it */
+                return vial_error_set(VIAL_EMANIFEST, "line %u: [hook %s]: unknown key 'name'",
+                                      state->line, name);
+            int rc = vial_hook_set(&m->hooks[i], key, value);
+            return rc < 0 ? vial_error_prefix(rc, "line %u: [hook %s]", state->line, name) : 0;
+        }
+    return vial_error_set(VIAL_EMANIFEST, "line %u: internal: hook [%s] not declared", state->line,
+                          name);
+}
+
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
     struct parse_state *state = user;
@@ -325,6 +378,8 @@ static int handler(void *user, const char *section, const char *key, const char 
         rc = handle_env(state, key, value);
     else if (strcmp(current, "registry") == 0)
         rc = handle_registry(state, key, value);
+    else if (strncmp(current, "hook ", 5) == 0)
+        rc = handle_hook(state, current + 5, key, value);
     else
         rc = vial_error_set(VIAL_EMANIFEST, "line %u: '%s' is outside any [section]",
                             state->line, key);
@@ -411,6 +466,12 @@ static int validate(struct parse_state *state)
             }
         free(copy);
     }
+    for (size_t i = 0; i < m->hook_count; i++) {
+        int rc = vial_hook_check(&m->hooks[i]);
+        if (rc < 0)
+            return vial_error_prefix(rc, "line %u: [hook %s]", state->hook_lines[i],
+                                     m->hooks[i].name);
+    }
     if (m->default_entry && !vial_manifest_find_entry(m, m->default_entry))
         return vial_error_set(VIAL_EMANIFEST, "line %u: default_entry '%s' names no [entry]",
                               lines[5], m->default_entry);
@@ -440,6 +501,7 @@ int vial_manifest_parse(struct vial_manifest **out, const char *text, size_t len
     if (rc == 0)
         rc = validate(&state);
     free(state.exec_lines);
+    free(state.hook_lines);
     if (rc < 0) {
         vial_manifest_free(state.manifest);
         return rc;
@@ -473,6 +535,7 @@ void vial_manifest_free(struct vial_manifest *m)
         free(m->registry[i].value);
     }
     free(m->registry);
+    free(m->hooks);
     free(m->name);
     free(m->version);
     free(m->summary);

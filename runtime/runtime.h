@@ -349,6 +349,91 @@ int vial_view_dir(char *out, size_t size, const char *cache, const struct vial_i
  * the package's environment changed, for host tools) is at most this long. */
 #define VIAL_SESSION_HOST_ENV_MAX 16384
 
+/* ---------------------------------------------------------- declared hooks */
+
+/* A hook declared in a manifest's [hook NAME] section or given to the
+ * interposer at run time (docs/manifest.md#hook): which function of which
+ * library, its C signature in a small syntax, which argument is a path and
+ * whether calls are logged. The interposer replaces the binding with a
+ * libffi closure (docs/running.md#declared-hooks). Parsing never allocates:
+ * the interposer parses declarations inside applications. */
+enum vial_hook_type {
+    VIAL_HOOK_VOID = 1,
+    VIAL_HOOK_INT8, VIAL_HOOK_INT16, VIAL_HOOK_INT32, VIAL_HOOK_INT64,
+    VIAL_HOOK_UINT8, VIAL_HOOK_UINT16, VIAL_HOOK_UINT32, VIAL_HOOK_UINT64,
+    VIAL_HOOK_INT, VIAL_HOOK_LONG, VIAL_HOOK_SIZE, VIAL_HOOK_SSIZE, VIAL_HOOK_CHAR,
+    VIAL_HOOK_PTR,    /* any pointer, logged as an address */
+    VIAL_HOOK_STR,    /* const char *, logged as text */
+    VIAL_HOOK_DOUBLE, VIAL_HOOK_FLOAT,
+};
+
+#define VIAL_HOOK_MAX_ARGS 16
+#define VIAL_HOOK_NAME_MAX 128      /* hook name, library glob, symbol */
+#define VIAL_HOOK_SIGNATURE_MAX 512 /* characters of signature text */
+
+struct vial_hook_signature {
+    uint8_t result;   /* enum vial_hook_type */
+    uint8_t count;    /* arguments in all, a declared variadic tail included */
+    uint8_t fixed;    /* arguments before "...": count when not variadic */
+    uint8_t variadic; /* 1: "...: T, ..." declared the tail's types */
+    uint8_t args[VIAL_HOOK_MAX_ARGS];
+    char function[VIAL_HOOK_NAME_MAX + 1]; /* the name written in the signature, or "" */
+};
+
+enum vial_hook_path_mode {
+    VIAL_HOOK_PATH_NONE = 0,
+    VIAL_HOOK_PATH_READ,  /* resolved where the file really is (image files materialized) */
+    VIAL_HOOK_PATH_WRITE, /* resolved for writing: copied up into the user's delta */
+};
+
+struct vial_hook {
+    char name[VIAL_HOOK_NAME_MAX + 1];
+    char library[VIAL_HOOK_NAME_MAX + 1]; /* soname or file name glob (fnmatch) */
+    char symbol[VIAL_HOOK_NAME_MAX + 1];
+    struct vial_hook_signature signature;
+    unsigned path; /* 1-based index of the path argument; 0: none */
+    enum vial_hook_path_mode path_mode;
+    int log;
+    unsigned keys; /* which keys were given (for "given twice"); 0 on a fresh hook */
+};
+
+/* Parses signature text: "RET [NAME](T [name], ... [, ...: T, ...])", types
+ * int8..int64, uint8..uint64, int, long, size_t, ssize_t, char, ptr, str,
+ * double, float, void. An untyped "..." is refused. VIAL_EMANIFEST and a
+ * message without a line number on error. */
+int vial_hook_parse_signature(struct vial_hook_signature *out, const char *text);
+
+/* The canonical text of a signature (parses back to the same). */
+int vial_hook_format_signature(char *out, size_t size, const struct vial_hook_signature *signature);
+
+/* The name of a type as the syntax writes it ("size_t"), or "?". */
+const char *vial_hook_type_name(int type);
+
+/* Sets one key of a declaration (library, symbol, signature, path,
+ * path_mode, log, name); a key given twice, an unknown key or a bad
+ * value is VIAL_EMANIFEST with a message. `hook` starts zeroed. */
+int vial_hook_set(struct vial_hook *hook, const char *key, const char *value);
+
+/* The checks across keys once all are set: library and signature given,
+ * the symbol (or the signature's name; they must agree), the path argument
+ * a `str` of the signature. Fills in defaults (symbol, name, path_mode). */
+int vial_hook_check(struct vial_hook *hook);
+
+/* A whole declaration in one line of text, as the session file carries it
+ * and `vial trace --hook` takes it:
+ *   name=N library=GLOB symbol=S path=K path_mode=read|write log=yes|no signature=SIG
+ * space-separated key=value words in any order, signature last (it takes
+ * the rest of the line); only library and signature are required. Checked
+ * with vial_hook_check. */
+int vial_hook_parse(struct vial_hook *out, const char *text);
+
+/* The declaration text of a checked hook (vial_hook_parse reads it back). */
+int vial_hook_format(char *out, size_t size, const struct vial_hook *hook);
+
+/* One session-file line for the hook: "hook=" DECLARATION "\n". The session
+ * may hold any number of them; -ENAMETOOLONG if size is too small. */
+int vial_hook_session_line(char *out, size_t size, const struct vial_hook *hook);
+
 /* --------------------------------------------------------------- manifest */
 
 struct vial_manifest_entry {
@@ -419,6 +504,8 @@ struct vial_manifest {
     size_t env_count;
     struct vial_manifest_setting *registry; /* in file order */
     size_t registry_count;
+    struct vial_hook *hooks; /* [hook NAME] sections, checked, in file order */
+    size_t hook_count;
 };
 
 /* Parses and validates manifest text (INI). On error returns VIAL_EMANIFEST

@@ -299,6 +299,13 @@ static int write_session(struct launch *l)
         n += snprintf(text + n, sizeof text - (size_t)n, "hook=%s\n", x->hooks[i]);
     if (n < 0 || (size_t)n >= sizeof text)
         return vial_error_set(-ENAMETOOLONG, "session too large");
+    /* declared hooks, one line each (the interposer's audit side reads them) */
+    for (size_t i = 0; i < l->manifest->hook_count; i++) {
+        if ((rc = vial_hook_session_line(text + n, sizeof text - (size_t)n, &l->manifest->hooks[i])) < 0)
+            return vial_error_set(-ENAMETOOLONG, "session too large (hook %s)",
+                                  l->manifest->hooks[i].name);
+        n += (int)strlen(text + n);
+    }
     uint8_t hash[VIAL_HASH_LEN];
     char hex[2 * VIAL_HASH_LEN + 1];
     vial_hash(hash, text, (size_t)n);

@@ -14,7 +14,23 @@
 
 unsigned la_version(unsigned version)
 {
-    return version; /* any version: we only use la_objsearch */
+    return version; /* any version: we use la_objsearch, la_objopen, la_symbind64 */
+}
+
+/* Declared hooks (hooks_declared.c): bindings from the application's
+ * objects to a matching library's declared function get a closure. An
+ * object we return 0 for costs nothing more at run time. */
+unsigned la_objopen(struct link_map *map, Lmid_t lmid, uintptr_t *cookie)
+{
+    (void)cookie; /* left as the link_map: la_objsearch relies on it */
+    return vial_hooks_objopen(map, lmid);
+}
+
+uintptr_t la_symbind64(Elf64_Sym *sym, unsigned int ndx, uintptr_t *refcook, uintptr_t *defcook,
+                       unsigned int *flags, const char *symname)
+{
+    (void)ndx, (void)refcook, (void)flags;
+    return vial_hooks_bind(sym, (const struct link_map *)*defcook, symname);
 }
 
 /* glibc's own libraries and its loader always come from the host (the

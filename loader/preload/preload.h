@@ -212,6 +212,28 @@ void vial_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 
 char **vial_child_env(char *const envp[], char **storage, size_t slots, char *text, size_t text_size,
                       int *allocated);
 
+/* Declared hooks (hooks_declared.c). Application side, called by the
+ * audit side's closures in the application's copy: resolves a path
+ * argument for reading or writing into out (1), leaves it as it is (0), or
+ * fails (-errno); the application's errno; one log line. */
+int vial_hook_app_resolve(char *out, size_t size, const char *path, int writing);
+int *vial_hook_app_errno(void);
+void vial_hook_app_log(const char *line);
+/* Audit side: the la_objopen flags for an object, and the address a
+ * binding of symname (defined in `defining`) gets: a closure or the
+ * symbol's own. */
+struct link_map;
+unsigned vial_hooks_objopen(struct link_map *map, long lmid);
+/* (Elf64_Sym: only x86_64 is built) */
+uintptr_t vial_hooks_bind(const void *elf_sym, const struct link_map *defining, const char *symname);
+/* The one function that reports a declared hook's call (vial trace
+ * redirects it): arguments as libffi passed them, the real path a path
+ * argument was sent to (or NULL), the result, the call's errno if it
+ * changed (else 0). */
+struct vial_hook;
+void hook_log_call(const struct vial_hook *hook, void **args, const char *real_path,
+                   const void *result, int error);
+
 /* Whether a virtual path is one of the manifest's host tools. */
 int vial_is_host_tool(const char *path);
 

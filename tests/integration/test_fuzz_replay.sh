@@ -89,6 +89,26 @@ expect_status 0 "$TOOLS/replay-fetch" "$fetch"
 grep -qF "7 inputs" "$WORK/stdout" || { cat "$WORK/stdout"; fail "replay-fetch count"; }
 pass "replay-fetch: HTTP answer headers and agent requests, good and hostile"
 
+# Declared hooks: signatures ('S' first) and session-line declarations,
+# good and malformed (the seeds of fuzz-hook).
+hook="$WORK/hook"
+mkdir "$hook"
+printf 'Sint open(str, int, ...: uint32)' >"$hook/sig-open"
+printf 'Sdouble (double, float, int64)' >"$hook/sig-float"
+printf 'S void f ( void ) ;' >"$hook/sig-void"
+printf 'Sint f(int, ...)' >"$hook/sig-untyped-tail"
+printf 'Sint f(int, ...: float, char)' >"$hook/sig-promoted"
+printf 'Sint f(str,,)' >"$hook/sig-commas"
+printf 'Suint64 f(int8, int16, int32, int64, uint8, uint16, uint32, int, long, size_t, ssize_t, char, ptr, str, double, float, int)' >"$hook/sig-too-many"
+printf 'Dname=open-path library=libvialhooktest.so* symbol=hooktest_open_path path=1 path_mode=read log=yes signature=int(str)' >"$hook/decl-path"
+printf 'Dlibrary=libc.so.6 log=yes signature=int puts(str)' >"$hook/decl-minimal"
+printf 'Dlibrary=libx.so path=3 signature=int f(str, str)' >"$hook/decl-path-out-of-range"
+printf 'Dlibrary=libx.so symbol=a signature=int b(str)\nhook=x' >"$hook/decl-disagree"
+printf 'Dlibrary=%s signature=int f(str)' "$(head -c 300 /dev/zero | tr '\0' x)" >"$hook/decl-long"
+expect_status 0 "$TOOLS/replay-hook" "$hook"
+grep -qF "12 inputs" "$WORK/stdout" || { cat "$WORK/stdout"; fail "replay-hook count"; }
+pass "replay-hook: 12 signatures and hook declarations, good and malformed"
+
 # The corpus is deterministic.
 "$TOOLS/make-image-corpus" "$WORK/again" >/dev/null
 diff -r "$corpus" "$WORK/again" >/dev/null || fail "make-image-corpus output differs between runs"

@@ -10,6 +10,8 @@
 #   /opt/vialtest/bin/{settings-app,cow-writer}   not run from this image:
 #                                   test_cow_apps.sh copies them into the
 #                                   trees it packs
+#   /opt/vialtest/bin/hook-app, /opt/vialtest/lib/libvialhooktest.so.1
+#                                   for test_hooks.sh (not in vialtest.ini)
 #   /opt/vialtest/lib/{plugin.so,liborigin.so}
 #   HOSTLIB/libvialshadow.so.1   the "image" variant, where HOSTLIB is the
 #                                build directory that holds the "host" variant
@@ -24,7 +26,7 @@ build=${2:?usage: stage.sh DEST BUILD_DIR}
 out="$build/tests/programs"
 die() { echo "stage.sh: error: $*" >&2; exit 1; }
 
-for f in dlopen-host origin/bin/origin-app reexec-self shadow-app spawn-child lua-embed settings-app cow-writer \
+for f in hook-app libvialhooktest.so.1 dlopen-host origin/bin/origin-app reexec-self shadow-app spawn-child lua-embed settings-app cow-writer \
          plugin.so origin/lib/liborigin.so \
          imagelib/libvialshadow.so.1 hostlib/libvialshadow.so.1; do
     [ -e "$out/$f" ] || die "$out/$f is missing: build the tests first (ninja -C $build)"
@@ -46,10 +48,10 @@ mkdir -p "$dest"
 tmp=$(mktemp -d "$dest/.vialtest-root.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/opt/vialtest/bin" "$tmp/opt/vialtest/lib" "$tmp$hostlib"
-for p in dlopen-host origin/bin/origin-app reexec-self shadow-app spawn-child lua-embed settings-app cow-writer; do
+for p in hook-app dlopen-host origin/bin/origin-app reexec-self shadow-app spawn-child lua-embed settings-app cow-writer; do
     cp "$out/$p" "$tmp/opt/vialtest/bin/"
 done
-cp "$out/plugin.so" "$out/origin/lib/liborigin.so" "$tmp/opt/vialtest/lib/"
+cp "$out/plugin.so" "$out/origin/lib/liborigin.so" "$out/libvialhooktest.so.1" "$tmp/opt/vialtest/lib/"
 cp "$out/imagelib/libvialshadow.so.1" "$tmp$hostlib/"
 echo "$hostlib" >"$tmp/opt/vialtest/hostlib-path"
 chmod -R a+rX "$tmp"
