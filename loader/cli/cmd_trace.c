@@ -211,8 +211,11 @@ int cmd_trace(int argc, char **argv)
                                  extra.trace_calls);
         } else if (strcmp(argv[i], "--hook") == 0 && i + 1 < argc) {
             const char *declaration = argv[++i];
+            struct vial_hook checked;
             if (!*declaration || strchr(declaration, '\n'))
                 return cli_usage("trace", "--hook takes one declaration on one line");
+            if (vial_hook_parse(&checked, declaration) < 0)
+                return cli_usage("trace", "--hook '%s': %s", declaration, vial_error_last());
             if (extra.hook_count == TRACE_MAX_HOOKS)
                 return cli_usage("trace", "at most %d --hook declarations", TRACE_MAX_HOOKS);
             hooks[extra.hook_count++] = declaration;

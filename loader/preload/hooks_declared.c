@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "preload.h"
+#include "trace.h"
 
 /* ------------------------------------------------- application side */
 
@@ -312,6 +313,58 @@ void hook_log_call(const struct vial_hook *hook, void **args, const char *real_p
     app.log(line);
 }
 
+/* A declared hook's result as the tracer's number (pointers: 0 for NULL,
+ * else 1; floating point: truncated). */
+static long long result_number(int type, const void *value)
+{
+    switch (type) {
+    case VIAL_HOOK_VOID: return 0;
+    case VIAL_HOOK_UINT8: case VIAL_HOOK_UINT16: case VIAL_HOOK_UINT32:
+        return (long long)*(const ffi_arg *)value;
+    case VIAL_HOOK_INT8: case VIAL_HOOK_INT16: case VIAL_HOOK_INT32: case VIAL_HOOK_INT:
+    case VIAL_HOOK_CHAR:
+        return (long long)*(const ffi_sarg *)value;
+    case VIAL_HOOK_INT64: case VIAL_HOOK_LONG: case VIAL_HOOK_SSIZE:
+        return (long long)*(const int64_t *)value;
+    case VIAL_HOOK_UINT64: case VIAL_HOOK_SIZE: return (long long)*(const uint64_t *)value;
+    case VIAL_HOOK_PTR: case VIAL_HOOK_STR: return *(void *const *)value != NULL;
+    case VIAL_HOOK_DOUBLE: return (long long)*(const double *)value;
+    case VIAL_HOOK_FLOAT: return (long long)*(const float *)value;
+    default: return 0;
+    }
+}
+
+/* Under `vial trace`: the call as one trace line (this copy of the
+ * library writes it; docs/trace.md). */
+static void hook_trace_call(const struct vial_hook *hook, void **args, const char *real_path,
+                            const void *result, int error, uint64_t start)
+{
+    char arguments[1024];
+    const struct vial_hook_signature *s = &hook->signature;
+    size_t used = 0;
+    arguments[0] = '\0';
+    for (unsigned i = 0; i < s->count && used < sizeof arguments; i++) {
+        int n = i ? snprintf(arguments + used, sizeof arguments - used, ", ") : 0;
+        if (n < 0 || (used += (size_t)n) >= sizeof arguments)
+            break;
+        n = format_value(arguments + used, sizeof arguments - used, s->args[i], args[i], 0);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+    struct vial_trace_call call = {
+        .function = hook->symbol,
+        .arguments = arguments,
+        .virtual_path = hook->path ? *(const char *const *)args[hook->path - 1] : NULL,
+        .real_path = real_path,
+        .result = result_number(s->result, result),
+        .error = error,
+        .start = start,
+        .duration = vial_trace_clock() - start,
+    };
+    vial_trace_emit(&call);
+}
+
 /* Where an unreachable path is sent: a name that cannot exist (ENOENT). */
 static const char unreachable[] = "/proc/self/fd/vial-unreachable";
 
@@ -339,10 +392,16 @@ static void call_hook(ffi_cif *cif, void *result, void **args, void *data)
         if (replaced)
             values[hook->path - 1] = &replaced;
     }
+    int tracing = depth == 0 && vial_trace_on() && vial_trace_wants(hook->symbol);
+    uint64_t start = tracing ? vial_trace_clock() : 0;
     *app_errno = saved;
     ffi_call(cif, FFI_FN(b->original), result, values);
     int error = *app_errno;
-    if (hook->log && depth == 0) {
+    if (tracing) {
+        hook_depth++;
+        hook_trace_call(hook, args, replaced, result, error != saved ? error : 0, start);
+        hook_depth--;
+    } else if (hook->log && depth == 0) {
         hook_depth++;
         hook_log_call(hook, args, replaced, result, error != saved ? error : 0);
         hook_depth--;

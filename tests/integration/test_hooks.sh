@@ -117,6 +117,22 @@ has_line -qx "open /opt/vialtest/share/out.txt: $SUM2 (libc: $SUM2) errno 4321" 
     { cat "$WORK/stdout"; fail "reading back the written file"; }
 pass "path_mode = write: the write lands in the user's delta (vial diff: A), not on the host"
 
+# ------------------------------------------------------ vial trace --hook
+# The plain image (no [hook]) misses the file through the raw openat; with
+# the declaration on vial trace's command line it reads it, and the trace
+# shows the hooked call with the virtual path and where it was sent.
+expect_status 0 env -u VIAL_LOG -u VIAL_LOG_FILE "$VIAL" trace "$WORK/plain.vial" hook-app -o "$WORK/trace.txt" \
+    --hook 'library=libvialhooktest.so* symbol=hooktest_open_path path=1 path_mode=read signature=int(str)' \
+    -- open /opt/vialtest/share/hooktest.txt
+has_line -qF "open /opt/vialtest/share/hooktest.txt: $SUM (libc: $SUM)" "$WORK/stdout" ||
+    { cat "$WORK/stdout"; fail "vial trace --hook did not hook the raw openat"; }
+grep ' hooktest_open_path(' "$WORK/trace.txt" >"$WORK/hooked" || { cat "$WORK/trace.txt"; fail "no trace line of the declared hook"; }
+has_line -F "= $SUM path \"/opt/vialtest/share/hooktest.txt\" real \"$XDG_CACHE_HOME/vial/views/" "$WORK/hooked" ||
+    { cat "$WORK/hooked"; fail "the hook's trace line lacks its result, path or real path"; }
+expect_status 2 "$VIAL" trace "$WORK/plain.vial" --hook 'signature=int hooktest_open_path(...)'
+expect_stderr "untyped"
+pass "vial trace --hook: a declaration on the command line hooks the call, and the trace shows it"
+
 # ------------------------------------------------------------ refused at pack
 bad() { # WHY: the manifest on stdin must be refused naming its line
     cat "$WORK/plain.ini" - >"$WORK/bad.ini"

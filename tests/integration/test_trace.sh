@@ -141,7 +141,7 @@ PY
 pass "the opens of image files of vial trace are strace's, path by path ($(cat "$WORK/compare"))"
 
 # ------------------------------------------------------------- --hook
-decl='int png_image_begin_read_from_file(void *image, const char *path @path)'
+decl='library=libpng16.so* path=2 signature=int png_image_begin_read_from_file(ptr, str)'
 expect_status 0 "$VIAL" trace "$WORK/py.vial" python3.11 --hook "$decl" --calls open -o "$WORK/h.txt" -- -c 'pass'
 grep -rqxF "hook=$decl" "$XDG_RUNTIME_DIR/vial/sessions/" || fail "--hook did not reach the session file"
 grep -rqx "trace_calls=open" "$XDG_RUNTIME_DIR/vial/sessions/" || fail "no trace_calls line in the session"
