@@ -85,7 +85,7 @@ image_stat() {
 # TLS: only the agent does
 ldd "$VIAL" >"$WORK/ldd" || fail "ldd $VIAL"
 grep -E 'libcurl|libssl|libgnutls|libnghttp2' "$WORK/ldd" && fail "vial links the network stack"
-ldd "$TOOLS/vial-agent" | grep -q libcurl || fail "vial-agent does not link libcurl"
+ldd "$TOOLS/vial-agent" | has_line libcurl || fail "vial-agent does not link libcurl"
 pass "libcurl and TLS are in vial-agent only, not in vial"
 
 # ------------------------------------------------------------------ images
@@ -361,7 +361,7 @@ cmp -s "$WORK/big" "$FIXTURES/python-root$big" || fail "$big differs after the s
 # where), and the last request asked for that rest
 resumed=$(sed -n 's/.*trickle.*attempt [0-9]* at byte \([0-9]*\) .*/\1/p' "$XDG_RUNTIME_DIR/vial/agent.log" | tail -1)
 [ -n "$resumed" ] || { cat "$XDG_RUNTIME_DIR/vial/agent.log" >&2; fail "the agent did not retry the cut transfer"; }
-tail -1 "$WORK/nginx/ranges.log" | grep -q "^/trickle/python.vial 206 [0-9]* bytes=$resumed-" ||
+tail -1 "$WORK/nginx/ranges.log" | has_line "^/trickle/python.vial 206 [0-9]* bytes=$resumed-" ||
     { cat "$WORK/nginx/ranges.log" >&2; fail "no request resumed at byte $resumed"; }
 pass "the server stopped mid-transfer and came back: the file arrives whole"
 
