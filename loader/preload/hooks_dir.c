@@ -26,6 +26,7 @@ struct listing {
     char *path; /* virtual, for rewinddir to list again */
     struct dirent *entries;
     size_t count, capacity, next;
+    int traced; /* vial trace: its readdir line is written */
     struct listing *link;
 };
 
@@ -243,24 +244,14 @@ static DIR *opendir_untraced(const char *path)
     return opendir_slow(path);
 }
 
-__attribute__((noinline)) static DIR *opendir_traced(const char *path)
-{
-    struct vial_trace_frame f;
-    if (!vial_trace_begin(&f, "opendir", path))
-        return opendir_untraced(path);
-    vial_trace_arg_string(&f, path);
-    DIR *dir = opendir_untraced(path);
-    vial_trace_end(&f, dir ? dirfd(dir) : -1, dir == NULL);
-    return dir;
-}
+VIAL_TRACED_CORE(DIR *, opendir, "opendir", path, (const char *path), (path),
+                 result ? dirfd(result) : -1, result == NULL, vial_trace_arg_string(trace, path))
 
 DIR *opendir(const char *path)
 {
     if (vial_busy)
         return REAL(opendir)(path);
-    if (VIAL_TRACING())
-        return opendir_traced(path);
-    return opendir_untraced(path);
+    return opendir_core(path);
 }
 
 static DIR *opendir_slow(const char *path)
@@ -309,13 +300,37 @@ DIR *fdopendir(int fd)
     return dir;
 }
 
+/* vial trace: one readdir line per pass over a merged listing, when it
+ * reaches its end (a line per entry would drown the trace): the entries
+ * served, and the real directory opened for it. */
+__attribute__((noinline)) static void trace_listing(DIR *dir, struct listing *l)
+{
+    struct vial_trace_frame f;
+    char link[64], real[PATH_MAX];
+    l->traced = 1;
+    if (!vial_trace_begin(&f, "readdir", l->path))
+        return;
+    vial_trace_arg_int(&f, dirfd(dir));
+    f.virtual_resolved = 1;
+    snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd(dir));
+    ssize_t n = REAL(readlinkat)(AT_FDCWD, link, real, sizeof real - 1);
+    if (n > 0) {
+        real[n] = '\0';
+        vial_trace_real(real);
+    }
+    vial_trace_end(&f, (long long)l->count, 0);
+}
+
 struct dirent *readdir(DIR *dir)
 {
     struct listing *l = listings ? find_listing(dir, 0) : NULL;
     if (!l)
         return REAL(readdir)(dir);
-    if (l->next >= l->count)
+    if (l->next >= l->count) {
+        if (VIAL_TRACING() && !l->traced)
+            trace_listing(dir, l);
         return NULL; /* end of directory: errno unchanged */
+    }
     return &l->entries[l->next++];
 }
 
@@ -394,7 +409,7 @@ void seekdir(DIR *dir, long position)
 
 /* glibc's scandir reads through internal calls: for image directories it
  * is redone here on top of the hooked opendir/readdir. */
-static int scandir_core(const char *path, struct dirent ***out,
+static int scandir_listing(const char *path, struct dirent ***out,
                         int (*filter)(const struct dirent *),
                         int (*compare)(const struct dirent **, const struct dirent **))
 {
@@ -431,16 +446,32 @@ nomem:
     return -1;
 }
 
-int scandir(const char *path, struct dirent ***out, int (*filter)(const struct dirent *),
-            int (*compare)(const struct dirent **, const struct dirent **))
+typedef int (*scandir_filter)(const struct dirent *);
+typedef int (*scandir_compare)(const struct dirent **, const struct dirent **);
+
+static int scandir_untraced(const char *path, struct dirent ***out, scandir_filter filter,
+                            scandir_compare compare)
 {
     if (!vial_busy) {
         struct vial_route_result r;
         vial_route(&r, AT_FDCWD, path, 1);
         if (is_virtual_directory(&r))
-            return scandir_core(r.vfs.path, out, filter, compare);
+            return scandir_listing(r.vfs.path, out, filter, compare);
     }
     return REAL(scandir)(path, out, filter, compare);
+}
+
+/* one line, the number of entries (its opendir and readdir are inside) */
+VIAL_TRACED_CORE(int, scandir, "scandir", path,
+                 (const char *path, struct dirent ***out, scandir_filter filter,
+                  scandir_compare compare),
+                 (path, out, filter, compare), result, result < 0,
+                 vial_trace_arg_string(trace, path))
+
+int scandir(const char *path, struct dirent ***out, int (*filter)(const struct dirent *),
+            int (*compare)(const struct dirent **, const struct dirent **))
+{
+    return scandir_core(path, out, filter, compare);
 }
 
 int scandir64(const char *path, struct dirent64 ***out, int (*filter)(const struct dirent64 *),

@@ -336,6 +336,13 @@ static char **host_env(char *const envp[], char **storage, size_t slots, char *t
     return storage;
 }
 
+/* exec's arguments on a line: the program's, up to 32 */
+static void trace_argv(struct vial_trace_frame *trace, char *const argv[])
+{
+    for (int i = 0; argv && argv[i] && i < 32; i++)
+        vial_trace_arg_string(trace, argv[i]);
+}
+
 static int exec_untraced(const char *path, char *const argv[], char *const envp[])
 {
     if (vial_busy || vial_preload_init() != 1)
@@ -371,8 +378,7 @@ __attribute__((noinline)) static int exec_traced(const char *path, char *const a
     if (!vial_trace_begin(&f, "execve", path))
         return exec_untraced(path, argv, envp);
     vial_trace_arg_string(&f, path);
-    for (int i = 0; argv && argv[i] && i < 32; i++)
-        vial_trace_arg_string(&f, argv[i]);
+    trace_argv(&f, argv);
     int rc = exec_untraced(path, argv, envp);
     vial_trace_end(&f, rc, 1); /* returned: it failed */
     return rc;
@@ -482,24 +488,43 @@ int execle(const char *path, const char *arg, ...)
     return exec_core(path, argv, envp);
 }
 
-int fexecve(int fd, char *const argv[], char *const envp[])
+static int fexecve_untraced(int fd, char *const argv[], char *const envp[])
 {
     int allocated = 0;
     char *slots[512], text[3 * PATH_MAX + 4096];
     if (vial_busy || vial_preload_init() != 1)
         return REAL(fexecve)(fd, argv, envp);
     char **env = vial_child_env(envp, slots, 512, text, sizeof text, &allocated);
+    if (VIAL_TRACING())
+        vial_trace_exec_now(); /* as execve: a successful exec never returns */
     int rc = REAL(fexecve)(fd, argv, env);
     if (allocated)
         free(env);
     return rc;
 }
 
-static int spawn_core(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
-                      const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+VIAL_TRACED_CORE(int, fexecve, "fexecve", NULL, (int fd, char *const argv[], char *const envp[]),
+                 (fd, argv, envp), result, 1, vial_trace_arg_int(trace, fd);
+                 trace_argv(trace, argv); vial_trace_descriptor(fd))
+
+int fexecve(int fd, char *const argv[], char *const envp[]) { return fexecve_core(fd, argv, envp); }
+
+/* posix_spawn and posix_spawnp (search: PATH is searched first) */
+static int spawn_untraced(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                          const posix_spawnattr_t *attr, char *const argv[], char *const envp[],
+                          int search)
 {
+    char found[PATH_MAX];
     if (vial_busy || vial_preload_init() != 1)
-        return REAL(posix_spawn)(pid, path, actions, attr, argv, envp);
+        return search ? REAL(posix_spawnp)(pid, path, actions, attr, argv, envp)
+                      : REAL(posix_spawn)(pid, path, actions, attr, argv, envp);
+    if (search) {
+        int rc = search_path(found, sizeof found, path,
+                             env_value(envp, "PATH") ?: getenv("PATH"));
+        if (rc < 0)
+            return -rc;
+        path = found;
+    }
     struct exec_plan *plan = malloc(sizeof *plan);
     if (!plan)
         return ENOMEM;
@@ -512,6 +537,7 @@ static int spawn_core(pid_t *pid, const char *path, const posix_spawn_file_actio
     int allocated = 0;
     char **env = plan->host_tool ? host_env(envp, slots, 512, text, sizeof text)
                                  : vial_child_env(envp, slots, 512, text, sizeof text, &allocated);
+    VIAL_TRACE_REAL(plan->path);
     rc = REAL(posix_spawn)(pid, plan->path, actions, attr, plan->argv, env);
     if (allocated)
         free(env);
@@ -519,22 +545,31 @@ static int spawn_core(pid_t *pid, const char *path, const posix_spawn_file_actio
     return rc;
 }
 
+/* posix_spawn returns its error: the line names it as errno would */
+static int spawn_failed(int rc)
+{
+    if (rc != 0)
+        errno = rc;
+    return rc != 0;
+}
+
+VIAL_TRACED_CORE(int, spawn, "posix_spawn", path,
+                 (pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
+                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[], int search),
+                 (pid, path, actions, attr, argv, envp, search),
+                 result == 0 && pid ? *pid : result, spawn_failed(result),
+                 vial_trace_arg_string(trace, path); trace_argv(trace, argv))
+
 int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *actions,
                 const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    return spawn_core(pid, path, actions, attr, argv, envp);
+    return spawn_core(pid, path, actions, attr, argv, envp, 0);
 }
 
 int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *actions,
                  const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-    char path[PATH_MAX];
-    if (vial_busy || vial_preload_init() != 1)
-        return REAL(posix_spawnp)(pid, file, actions, attr, argv, envp);
-    int rc = search_path(path, sizeof path, file, env_value(envp, "PATH") ?: getenv("PATH"));
-    if (rc < 0)
-        return -rc;
-    return spawn_core(pid, path, actions, attr, argv, envp);
+    return spawn_core(pid, file, actions, attr, argv, envp, 1);
 }
 
 /* system and popen start /bin/sh internally; the shell is in the bubble as
@@ -557,19 +592,30 @@ static void restore_session_environment(void)
         setenv("VIAL_SESSION", vial_session.session_path, 1);
 }
 
-int system(const char *command)
+static int system_untraced(const char *command)
 {
     if (!vial_busy && command)
         restore_session_environment();
     return REAL(system)(command);
 }
 
-FILE *popen(const char *command, const char *type)
+static FILE *popen_untraced(const char *command, const char *type)
 {
     if (!vial_busy)
         restore_session_environment();
     return REAL(popen)(command, type);
 }
+
+/* no path of their own: the shell's exec is the child's first line */
+VIAL_TRACED_CORE(int, system, "system", NULL, (const char *command), (command), result,
+                 result == -1, vial_trace_arg_string(trace, command))
+VIAL_TRACED_CORE(FILE *, popen, "popen", NULL, (const char *command, const char *type),
+                 (command, type), result ? fileno(result) : -1, result == NULL,
+                 vial_trace_arg_string(trace, command); vial_trace_arg_string(trace, type))
+
+int system(const char *command) { return system_core(command); }
+
+FILE *popen(const char *command, const char *type) { return popen_core(command, type); }
 
 /* ------------------------------------------------------------- dlopen */
 

@@ -166,27 +166,12 @@ static inline int open_untraced(int dirfd, const char *path, int flags, mode_t m
     return open_slow(dirfd, path, flags, mode);
 }
 
-__attribute__((noinline)) static int open_traced(int dirfd, const char *path, int flags, mode_t mode)
-{
-    struct vial_trace_frame f;
-    if (!vial_trace_begin(&f, "open", path))
-        return open_untraced(dirfd, path, flags, mode);
-    vial_trace_arg_dirfd(&f, dirfd);
-    vial_trace_arg_string(&f, path);
-    vial_trace_arg_open_flags(&f, flags);
-    if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
-        vial_trace_arg_mode(&f, mode);
-    int fd = open_untraced(dirfd, path, flags, mode);
-    vial_trace_end(&f, fd, fd < 0);
-    return fd;
-}
-
-static inline int open_core(int dirfd, const char *path, int flags, mode_t mode)
-{
-    if (VIAL_TRACING())
-        return open_traced(dirfd, path, flags, mode);
-    return open_untraced(dirfd, path, flags, mode);
-}
+VIAL_TRACED_CORE(int, open, "open", path, (int dirfd, const char *path, int flags, mode_t mode),
+                 (dirfd, path, flags, mode), result, result < 0,
+                 vial_trace_arg_dirfd(trace, dirfd); vial_trace_arg_string(trace, path);
+                 vial_trace_arg_open_flags(trace, flags);
+                 if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+                     vial_trace_arg_mode(trace, mode))
 
 static mode_t mode_argument(int flags, va_list ap)
 {
@@ -240,7 +225,7 @@ int creat64(const char *path, mode_t mode)
 }
 
 /* glibc's fopen opens internally, past our open: hook it as well. */
-__attribute__((noinline)) static FILE *fopen_core(const char *path, const char *mode,
+__attribute__((noinline)) static FILE *fopen_slow(const char *path, const char *mode,
                                                   FILE *(*real)(const char *, const char *))
 {
     struct vial_route_result r;
@@ -324,35 +309,23 @@ static FILE *fopen_untraced(const char *path, const char *mode,
 {
     if (fopen_passes(path, mode))
         return real(path, mode);
-    return fopen_core(path, mode, real);
+    return fopen_slow(path, mode, real);
 }
 
-__attribute__((noinline)) static FILE *fopen_traced(const char *path, const char *mode,
-                                                    FILE *(*real)(const char *, const char *))
-{
-    struct vial_trace_frame f;
-    if (!vial_trace_begin(&f, "fopen", path))
-        return fopen_untraced(path, mode, real);
-    vial_trace_arg_string(&f, path);
-    vial_trace_arg_string(&f, mode);
-    FILE *file = fopen_untraced(path, mode, real);
-    vial_trace_end(&f, file ? fileno(file) : -1, file == NULL);
-    return file;
-}
+VIAL_TRACED_CORE(FILE *, fopen, "fopen", path,
+                 (const char *path, const char *mode, FILE *(*real)(const char *, const char *)),
+                 (path, mode, real), result ? fileno(result) : -1, result == NULL,
+                 vial_trace_arg_string(trace, path); vial_trace_arg_string(trace, mode))
 
 FILE *fopen(const char *path, const char *mode)
 {
     PASS_IF_BUSY(REAL(fopen)(path, mode));
-    if (VIAL_TRACING())
-        return fopen_traced(path, mode, REAL(fopen));
-    return fopen_untraced(path, mode, REAL(fopen));
+    return fopen_core(path, mode, REAL(fopen));
 }
 FILE *fopen64(const char *path, const char *mode)
 {
     PASS_IF_BUSY(REAL(fopen64)(path, mode));
-    if (VIAL_TRACING())
-        return fopen_traced(path, mode, REAL(fopen64));
-    return fopen_untraced(path, mode, REAL(fopen64));
+    return fopen_core(path, mode, REAL(fopen64));
 }
 
 /* ------------------------------------------------------------------ stat */
@@ -457,26 +430,10 @@ static inline int stat_untraced(int dirfd, const char *path, struct stat *st, in
     return stat_slow(dirfd, path, st, flags);
 }
 
-__attribute__((noinline)) static int stat_traced(int dirfd, const char *path, struct stat *st,
-                                                 int flags)
-{
-    struct vial_trace_frame f;
-    if (!vial_trace_begin(&f, "stat", path))
-        return stat_untraced(dirfd, path, st, flags);
-    vial_trace_arg_dirfd(&f, dirfd);
-    vial_trace_arg_string(&f, path);
-    vial_trace_arg_at_flags(&f, flags);
-    int rc = stat_untraced(dirfd, path, st, flags);
-    vial_trace_end(&f, rc, rc < 0);
-    return rc;
-}
-
-static inline int stat_core(int dirfd, const char *path, struct stat *st, int flags)
-{
-    if (VIAL_TRACING())
-        return stat_traced(dirfd, path, st, flags);
-    return stat_untraced(dirfd, path, st, flags);
-}
+VIAL_TRACED_CORE(int, stat, "stat", path, (int dirfd, const char *path, struct stat *st, int flags),
+                 (dirfd, path, st, flags), result, result < 0,
+                 vial_trace_arg_dirfd(trace, dirfd); vial_trace_arg_string(trace, path);
+                 vial_trace_arg_at_flags(trace, flags))
 
 int vial_stat_path(const char *path, struct stat *st)
 {
@@ -506,7 +463,7 @@ int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
     return fstatat(dirfd, path, (struct stat *)st, flags);
 }
 
-int fstat(int fd, struct stat *st)
+static int fstat_untraced(int fd, struct stat *st)
 {
     uint32_t entry;
     const char *directory;
@@ -517,6 +474,18 @@ int fstat(int fd, struct stat *st)
     if (!vial_busy && (directory = vial_fd_directory(fd)))
         return stat_slow(AT_FDCWD, directory, st, 0);
     return REAL(fstat)(fd, st);
+}
+
+VIAL_TRACED_CORE(int, fstat, "fstat", NULL, (int fd, struct stat *st), (fd, st), result,
+                 result < 0, vial_trace_arg_int(trace, fd); vial_trace_descriptor(fd))
+
+int fstat(int fd, struct stat *st)
+{
+    /* only the descriptors the bubble answers for: the others' fstat is
+     * the kernel's alone (and an app makes many) */
+    if (VIAL_TRACING() && vial_trace_knows_fd(fd))
+        return fstat_traced(fd, st);
+    return fstat_untraced(fd, st);
 }
 int fstat64(int fd, struct stat64 *st) { return fstat(fd, (struct stat *)st); }
 
@@ -641,26 +610,15 @@ static inline int statx_untraced(int dirfd, const char *path, int flags, unsigne
     return statx_slow(dirfd, path, flags, mask, sx);
 }
 
-__attribute__((noinline)) static int statx_traced(int dirfd, const char *path, int flags,
-                                                  unsigned mask, struct statx *sx)
-{
-    struct vial_trace_frame f;
-    if (!vial_trace_begin(&f, "statx", path))
-        return statx_untraced(dirfd, path, flags, mask, sx);
-    vial_trace_arg_dirfd(&f, dirfd);
-    vial_trace_arg_string(&f, path);
-    vial_trace_arg_at_flags(&f, flags);
-    vial_trace_arg_int(&f, (long long)mask);
-    int rc = statx_untraced(dirfd, path, flags, mask, sx);
-    vial_trace_end(&f, rc, rc < 0);
-    return rc;
-}
+VIAL_TRACED_CORE(int, statx, "statx", path,
+                 (int dirfd, const char *path, int flags, unsigned mask, struct statx *sx),
+                 (dirfd, path, flags, mask, sx), result, result < 0,
+                 vial_trace_arg_dirfd(trace, dirfd); vial_trace_arg_string(trace, path);
+                 vial_trace_arg_at_flags(trace, flags); vial_trace_arg_int(trace, (long long)mask))
 
 int vial_statx_core(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
 {
-    if (VIAL_TRACING())
-        return statx_traced(dirfd, path, flags, mask, sx);
-    return statx_untraced(dirfd, path, flags, mask, sx);
+    return statx_core(dirfd, path, flags, mask, sx);
 }
 
 int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *sx)
@@ -698,26 +656,10 @@ static inline int access_untraced(int dirfd, const char *path, int mode, int fla
     return access_slow(dirfd, path, mode, flags);
 }
 
-__attribute__((noinline)) static int access_traced(int dirfd, const char *path, int mode, int flags)
-{
-    struct vial_trace_frame f;
-    if (!vial_trace_begin(&f, "access", path))
-        return access_untraced(dirfd, path, mode, flags);
-    vial_trace_arg_dirfd(&f, dirfd);
-    vial_trace_arg_string(&f, path);
-    vial_trace_arg_access_mode(&f, mode);
-    vial_trace_arg_at_flags(&f, flags);
-    int rc = access_untraced(dirfd, path, mode, flags);
-    vial_trace_end(&f, rc, rc < 0);
-    return rc;
-}
-
-static inline int access_core(int dirfd, const char *path, int mode, int flags)
-{
-    if (VIAL_TRACING())
-        return access_traced(dirfd, path, mode, flags);
-    return access_untraced(dirfd, path, mode, flags);
-}
+VIAL_TRACED_CORE(int, access, "access", path, (int dirfd, const char *path, int mode, int flags),
+                 (dirfd, path, mode, flags), result, result < 0,
+                 vial_trace_arg_dirfd(trace, dirfd); vial_trace_arg_string(trace, path);
+                 vial_trace_arg_access_mode(trace, mode); vial_trace_arg_at_flags(trace, flags))
 
 int access(const char *path, int mode)
 {
@@ -777,26 +719,10 @@ static ssize_t readlink_untraced(int dirfd, const char *path, char *buf, size_t 
     return (ssize_t)length;
 }
 
-__attribute__((noinline)) static ssize_t readlink_traced(int dirfd, const char *path, char *buf,
-                                                         size_t size)
-{
-    struct vial_trace_frame f;
-    if (!vial_trace_begin(&f, "readlink", path))
-        return readlink_untraced(dirfd, path, buf, size);
-    vial_trace_arg_dirfd(&f, dirfd);
-    vial_trace_arg_string(&f, path);
-    vial_trace_arg_int(&f, (long long)size);
-    ssize_t n = readlink_untraced(dirfd, path, buf, size);
-    vial_trace_end(&f, n, n < 0);
-    return n;
-}
-
-static ssize_t readlink_core(int dirfd, const char *path, char *buf, size_t size)
-{
-    if (VIAL_TRACING())
-        return readlink_traced(dirfd, path, buf, size);
-    return readlink_untraced(dirfd, path, buf, size);
-}
+VIAL_TRACED_CORE(ssize_t, readlink, "readlink", path,
+                 (int dirfd, const char *path, char *buf, size_t size), (dirfd, path, buf, size),
+                 result, result < 0, vial_trace_arg_dirfd(trace, dirfd);
+                 vial_trace_arg_string(trace, path); vial_trace_arg_int(trace, (long long)size))
 
 ssize_t readlink(const char *path, char *buf, size_t size)
 {
@@ -823,7 +749,7 @@ ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t size, si
 
 /* -------------------------------------------------------------- realpath */
 
-char *realpath(const char *path, char *resolved)
+static char *realpath_untraced(const char *path, char *resolved)
 {
     PASS_IF_BUSY(REAL(realpath)(path, resolved));
     struct vial_route_result r;
@@ -844,6 +770,7 @@ char *realpath(const char *path, char *resolved)
         if (vial_session.ready == 1)
             vial_preload_unview(real, sizeof real);
     }
+    VIAL_TRACE_PATH(real); /* the answer: the path as the app sees it */
     if (!resolved) {
         vial_busy++;
         resolved = strdup(real);
@@ -853,6 +780,12 @@ char *realpath(const char *path, char *resolved)
     strcpy(resolved, real);
     return resolved;
 }
+
+VIAL_TRACED_CORE(char *, realpath, "realpath", path, (const char *path, char *resolved),
+                 (path, resolved), result != NULL, result == NULL,
+                 vial_trace_arg_string(trace, path))
+
+char *realpath(const char *path, char *resolved) { return realpath_core(path, resolved); }
 char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen);
 char *__realpath_chk(const char *path, char *resolved, size_t resolvedlen)
 {
@@ -863,15 +796,22 @@ char *canonicalize_file_name(const char *path) { return realpath(path, NULL); }
 
 /* ------------------------------------------------------------------- cwd */
 
-char *getcwd(char *buf, size_t size)
+static char *getcwd_untraced(char *buf, size_t size)
 {
     char *result = REAL(getcwd)(buf, size);
     if (!result || vial_busy || vial_preload_init() != 1)
         return result;
+    VIAL_TRACE_REAL(result);
     /* a virtual path is never longer than its view path: it fits in place */
     vial_preload_unview(result, buf ? size : strlen(result) + 1);
+    VIAL_TRACE_PATH(result);
     return result;
 }
+
+VIAL_TRACED_CORE(char *, getcwd, "getcwd", NULL, (char *buf, size_t size), (buf, size),
+                 result != NULL, result == NULL, vial_trace_arg_int(trace, (long long)size))
+
+char *getcwd(char *buf, size_t size) { return getcwd_core(buf, size); }
 char *get_current_dir_name(void) { return getcwd(NULL, 0); }
 char *__getcwd_chk(char *buf, size_t size, size_t buflen);
 char *__getcwd_chk(char *buf, size_t size, size_t buflen)
@@ -880,7 +820,7 @@ char *__getcwd_chk(char *buf, size_t size, size_t buflen)
     return getcwd(buf, size);
 }
 
-int chdir(const char *path)
+static int chdir_untraced(const char *path)
 {
     PASS_IF_BUSY(REAL(chdir)(path));
     struct vial_route_result r;
@@ -904,6 +844,7 @@ int chdir(const char *path)
             return fail(ENOTDIR);
         if (vial_preload_directory(real, sizeof real, r.vfs.path, 1) < 0)
             return fail(EIO);
+        VIAL_TRACE_REAL(real);
         rc = REAL(chdir)(real);
         break;
     }
@@ -914,6 +855,11 @@ int chdir(const char *path)
         vial_cwd_refresh();
     return rc;
 }
+
+VIAL_TRACED_CORE(int, chdir, "chdir", path, (const char *path), (path), result, result < 0,
+                 vial_trace_arg_string(trace, path))
+
+int chdir(const char *path) { return chdir_core(path); }
 
 int fchdir(int fd)
 {
@@ -1043,17 +989,41 @@ static ssize_t image_listxattr(uint32_t entry, char *list, size_t size)
     return (ssize_t)total;
 }
 
-#define XATTR_HOOK(name, follow, args, real_args, image_call)                                          ssize_t name args                                                                                  {                                                                                                      struct vial_route_result r;                                                                        if (vial_busy)                                                                                         return REAL(name) real_args;                                                                   vial_route(&r, AT_FDCWD, path, follow);                                                            switch (r.route) {                                                                                 case VIAL_ROUTE_IMAGE:                                                                                 return image_call;                                                                             case VIAL_ROUTE_ERROR:                                                                                 return fail(r.error);                                                                          case VIAL_ROUTE_HOST:                                                                                  path = r.real;                                                                                 /* fall through */                                                                             default:                                                                                               return REAL(name) real_args;                                                                   }                                                                                              }
+/* getxattr and listxattr and their l- forms: NAME(PATH, ...) */
+#define XATTR_HOOK(name, follow, params, args, image_call, ...)                                    \
+    static ssize_t name##_untraced params                                                          \
+    {                                                                                              \
+        struct vial_route_result r;                                                                \
+        if (vial_busy)                                                                             \
+            return REAL(name) args;                                                                \
+        vial_route(&r, AT_FDCWD, path, follow);                                                    \
+        switch (r.route) {                                                                         \
+        case VIAL_ROUTE_IMAGE:                                                                     \
+            return image_call;                                                                     \
+        case VIAL_ROUTE_ERROR:                                                                     \
+            return fail(r.error);                                                                  \
+        case VIAL_ROUTE_HOST:                                                                      \
+            path = r.real;                                                                         \
+            /* fall through */                                                                     \
+        default:                                                                                   \
+            return REAL(name) args;                                                                \
+        }                                                                                          \
+    }                                                                                              \
+    VIAL_TRACED_CORE(ssize_t, name, #name, path, params, args, result, result < 0,                \
+                     vial_trace_arg_string(trace, path); __VA_ARGS__)                              \
+    ssize_t name params { return name##_core args; }
 XATTR_HOOK(getxattr, 1, (const char *path, const char *name, void *value, size_t size),
-           (path, name, value, size), image_getxattr(r.vfs.entry, name, value, size))
+           (path, name, value, size), image_getxattr(r.vfs.entry, name, value, size),
+           vial_trace_arg_string(trace, name); vial_trace_arg_int(trace, (long long)size))
 XATTR_HOOK(lgetxattr, 0, (const char *path, const char *name, void *value, size_t size),
-           (path, name, value, size), image_getxattr(r.vfs.entry, name, value, size))
+           (path, name, value, size), image_getxattr(r.vfs.entry, name, value, size),
+           vial_trace_arg_string(trace, name); vial_trace_arg_int(trace, (long long)size))
 XATTR_HOOK(listxattr, 1, (const char *path, char *list, size_t size), (path, list, size),
-           image_listxattr(r.vfs.entry, list, size))
+           image_listxattr(r.vfs.entry, list, size), vial_trace_arg_int(trace, (long long)size))
 XATTR_HOOK(llistxattr, 0, (const char *path, char *list, size_t size), (path, list, size),
-           image_listxattr(r.vfs.entry, list, size))
+           image_listxattr(r.vfs.entry, list, size), vial_trace_arg_int(trace, (long long)size))
 
-ssize_t fgetxattr(int fd, const char *name, void *value, size_t size)
+static ssize_t fgetxattr_untraced(int fd, const char *name, void *value, size_t size)
 {
     uint32_t entry;
     if (!vial_busy && vial_fd_file(fd, &entry))
@@ -1061,10 +1031,34 @@ ssize_t fgetxattr(int fd, const char *name, void *value, size_t size)
     return REAL(fgetxattr)(fd, name, value, size);
 }
 
-ssize_t flistxattr(int fd, char *list, size_t size)
+static ssize_t flistxattr_untraced(int fd, char *list, size_t size)
 {
     uint32_t entry;
     if (!vial_busy && vial_fd_file(fd, &entry))
         return image_listxattr(entry, list, size);
     return REAL(flistxattr)(fd, list, size);
+}
+
+/* Of descriptors, like fstat: traced where the bubble knows the descriptor. */
+VIAL_TRACED_CORE(ssize_t, fgetxattr, "fgetxattr", NULL,
+                 (int fd, const char *name, void *value, size_t size), (fd, name, value, size),
+                 result, result < 0, vial_trace_arg_int(trace, fd);
+                 vial_trace_arg_string(trace, name); vial_trace_arg_int(trace, (long long)size);
+                 vial_trace_descriptor(fd))
+VIAL_TRACED_CORE(ssize_t, flistxattr, "flistxattr", NULL, (int fd, char *list, size_t size),
+                 (fd, list, size), result, result < 0, vial_trace_arg_int(trace, fd);
+                 vial_trace_arg_int(trace, (long long)size); vial_trace_descriptor(fd))
+
+ssize_t fgetxattr(int fd, const char *name, void *value, size_t size)
+{
+    if (VIAL_TRACING() && vial_trace_knows_fd(fd))
+        return fgetxattr_traced(fd, name, value, size);
+    return fgetxattr_untraced(fd, name, value, size);
+}
+
+ssize_t flistxattr(int fd, char *list, size_t size)
+{
+    if (VIAL_TRACING() && vial_trace_knows_fd(fd))
+        return flistxattr_traced(fd, list, size);
+    return flistxattr_untraced(fd, list, size);
 }

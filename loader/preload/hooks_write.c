@@ -381,6 +381,7 @@ static int cached_parent(const char *relative, size_t n)
 
 static int real_at(const struct target *t, const char **path)
 {
+    VIAL_TRACE_REAL(t->real); /* every change in place or creation passes here */
     if (!t->virtual) {
         *path = t->real;
         return AT_FDCWD;
@@ -659,6 +660,11 @@ static int remove_virtual(const struct vial_vfs_result *v, int directory)
     if ((rc = upper_directory(parent)) < 0)
         return rc;
     int lower = lower_has(v);
+    if (VIAL_TRACING()) { /* the copy removed, or the whiteout made: upper/'s path */
+        char upper[PATH_MAX];
+        if (vial_delta_upper_path(vial_session.delta, upper, sizeof upper, v->path) == 0)
+            vial_trace_real(upper);
+    }
     vial_busy++;
     if (directory)
         vial_delta_moved(vial_session.delta);
@@ -773,7 +779,6 @@ static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mo
         if (rc == 0) {
             const char *at_path;
             int at = real_at(t, &at_path);
-            VIAL_TRACE_REAL(t->real);
             fd = REAL(openat)(at, at_path, flags, mode);
             /* with O_CREAT the kernel may have made it anew, had another
              * instance just deleted it: the table learns what is there */
@@ -803,7 +808,6 @@ static int open_for_write_once(int dirfd, const char *path, int flags, mode_t mo
             int exclusive = t->virtual && !(flags & O_EXCL);
             const char *at_path;
             int at = real_at(t, &at_path);
-            VIAL_TRACE_REAL(t->real);
             fd = REAL(openat)(at, at_path, flags | (exclusive ? O_EXCL : 0), mode);
             if (fd < 0 && exclusive && errno == EEXIST) {
                 /* there, and the table did not say so yet: make it true */
@@ -852,6 +856,15 @@ int vial_fopen_target(const char *path, int flags, char *real, size_t size)
             return call;                                                                           \
     } while (0)
 
+/* The real call that makes an entry of one kind. */
+static int create_real(int dirfd, const char *path, uint32_t kind, const char *link_target,
+                       mode_t mode, dev_t device)
+{
+    return kind == VIAL_DELTA_DIR       ? REAL(mkdirat)(dirfd, path, mode)
+           : kind == VIAL_DELTA_SYMLINK ? REAL(symlinkat)(link_target, dirfd, path)
+                                        : REAL(mknodat)(dirfd, path, mode, device);
+}
+
 /* mkdir, symlink, mknod: a new entry of one kind. */
 static int create_entry(int dirfd, const char *path, uint32_t kind, const char *link_target,
                         mode_t mode, dev_t device)
@@ -864,21 +877,15 @@ static int create_entry(int dirfd, const char *path, uint32_t kind, const char *
     if (rc == 0 && exists)
         rc = -EEXIST;
     if (rc == 0 && t->pass) {
-        rc = kind == VIAL_DELTA_DIR       ? REAL(mkdirat)(dirfd, path, mode)
-             : kind == VIAL_DELTA_SYMLINK ? REAL(symlinkat)(link_target, dirfd, path)
-                                          : REAL(mknodat)(dirfd, path, mode, device);
         free(t);
-        return rc;
+        return create_real(dirfd, path, kind, link_target, mode, device);
     }
     if (rc == 0)
         rc = clear_whiteout(t, was_whiteout);
     if (rc == 0) {
         const char *at_path;
         int at = real_at(t, &at_path);
-        rc = kind == VIAL_DELTA_DIR       ? REAL(mkdirat)(at, at_path, mode)
-             : kind == VIAL_DELTA_SYMLINK ? REAL(symlinkat)(link_target, at, at_path)
-                                          : REAL(mknodat)(at, at_path, mode, device);
-        rc = rc < 0 ? -errno : 0;
+        rc = create_real(at, at_path, kind, link_target, mode, device) < 0 ? -errno : 0;
         if (rc == 0)
             created(t, was_whiteout, kind);
     }
@@ -886,34 +893,48 @@ static int create_entry(int dirfd, const char *path, uint32_t kind, const char *
     return rc < 0 ? fail(-rc) : 0;
 }
 
+static int create_untraced(int dirfd, const char *path, uint32_t kind, const char *link_target,
+                           mode_t mode, dev_t device)
+{
+    PASS_IF(vial_busy || vial_write_passes(dirfd, path),
+            create_real(dirfd, path, kind, link_target, mode, device));
+    if (kind == VIAL_DELTA_SYMLINK && strcmp(link_target, VIAL_DELTA_WHITEOUT_TARGET) == 0)
+        return fail(EINVAL);
+    return create_entry(dirfd, path, kind, link_target, mode, device);
+}
+
+VIAL_TRACED_CORE(int, create,
+                 kind == VIAL_DELTA_DIR       ? "mkdir"
+                 : kind == VIAL_DELTA_SYMLINK ? "symlink"
+                                              : "mknod",
+                 path,
+                 (int dirfd, const char *path, uint32_t kind, const char *link_target, mode_t mode,
+                  dev_t device),
+                 (dirfd, path, kind, link_target, mode, device), result, result < 0,
+                 if (kind == VIAL_DELTA_SYMLINK) vial_trace_arg_string(trace, link_target);
+                 vial_trace_arg_dirfd(trace, dirfd); vial_trace_arg_string(trace, path);
+                 if (kind != VIAL_DELTA_SYMLINK) vial_trace_arg_mode(trace, mode);
+                 if (kind == VIAL_DELTA_FILE) vial_trace_arg_int(trace, (long long)device))
+
 int mkdir(const char *path, mode_t mode)
 {
-    PASS_IF(vial_busy || vial_write_passes(AT_FDCWD, path), REAL(mkdir)(path, mode));
-    return create_entry(AT_FDCWD, path, VIAL_DELTA_DIR, NULL, mode, 0);
+    return create_core(AT_FDCWD, path, VIAL_DELTA_DIR, NULL, mode, 0);
 }
 int mkdirat(int dirfd, const char *path, mode_t mode)
 {
-    PASS_IF(vial_busy || vial_write_passes(dirfd, path), REAL(mkdirat)(dirfd, path, mode));
-    return create_entry(dirfd, path, VIAL_DELTA_DIR, NULL, mode, 0);
+    return create_core(dirfd, path, VIAL_DELTA_DIR, NULL, mode, 0);
 }
 int symlink(const char *target, const char *path)
 {
-    PASS_IF(vial_busy || vial_write_passes(AT_FDCWD, path), REAL(symlink)(target, path));
-    if (strcmp(target, VIAL_DELTA_WHITEOUT_TARGET) == 0)
-        return fail(EINVAL);
-    return create_entry(AT_FDCWD, path, VIAL_DELTA_SYMLINK, target, 0, 0);
+    return create_core(AT_FDCWD, path, VIAL_DELTA_SYMLINK, target, 0, 0);
 }
 int symlinkat(const char *target, int dirfd, const char *path)
 {
-    PASS_IF(vial_busy || vial_write_passes(dirfd, path), REAL(symlinkat)(target, dirfd, path));
-    if (strcmp(target, VIAL_DELTA_WHITEOUT_TARGET) == 0)
-        return fail(EINVAL);
-    return create_entry(dirfd, path, VIAL_DELTA_SYMLINK, target, 0, 0);
+    return create_core(dirfd, path, VIAL_DELTA_SYMLINK, target, 0, 0);
 }
 int mknodat(int dirfd, const char *path, mode_t mode, dev_t device)
 {
-    PASS_IF(vial_busy || vial_write_passes(dirfd, path), REAL(mknodat)(dirfd, path, mode, device));
-    return create_entry(dirfd, path, VIAL_DELTA_FILE, NULL, mode, device);
+    return create_core(dirfd, path, VIAL_DELTA_FILE, NULL, mode, device);
 }
 int mknod(const char *path, mode_t mode, dev_t device) { return mknodat(AT_FDCWD, path, mode, device); }
 int mkfifoat(int dirfd, const char *path, mode_t mode)
@@ -932,6 +953,8 @@ static int remove_entry(int dirfd, const char *path, int directory)
     if (rc == 0 && (t->pass || lands_on_host(&t->r.vfs))) {
         const char *real = t->pass ? path : t->r.vfs.path;
         int at = t->pass ? dirfd : AT_FDCWD;
+        if (!t->pass)
+            VIAL_TRACE_REAL(real);
         rc = REAL(unlinkat)(at, real, directory ? AT_REMOVEDIR : 0);
         free(t);
         return rc;
@@ -952,21 +975,20 @@ static int remove_entry(int dirfd, const char *path, int directory)
     return rc < 0 ? fail(-rc) : 0;
 }
 
-int unlink(const char *path)
-{
-    PASS_IF(vial_busy || vial_write_passes(AT_FDCWD, path), REAL(unlink)(path));
-    return remove_entry(AT_FDCWD, path, 0);
-}
-int unlinkat(int dirfd, const char *path, int flags)
+static int remove_untraced(int dirfd, const char *path, int flags)
 {
     PASS_IF(vial_busy || vial_write_passes(dirfd, path), REAL(unlinkat)(dirfd, path, flags));
     return remove_entry(dirfd, path, (flags & AT_REMOVEDIR) != 0);
 }
-int rmdir(const char *path)
-{
-    PASS_IF(vial_busy || vial_write_passes(AT_FDCWD, path), REAL(rmdir)(path));
-    return remove_entry(AT_FDCWD, path, 1);
-}
+
+VIAL_TRACED_CORE(int, remove, flags & AT_REMOVEDIR ? "rmdir" : "unlink", path,
+                 (int dirfd, const char *path, int flags), (dirfd, path, flags), result, result < 0,
+                 vial_trace_arg_dirfd(trace, dirfd); vial_trace_arg_string(trace, path);
+                 vial_trace_arg_unlink_flags(trace, flags))
+
+int unlink(const char *path) { return remove_core(AT_FDCWD, path, 0); }
+int unlinkat(int dirfd, const char *path, int flags) { return remove_core(dirfd, path, flags); }
+int rmdir(const char *path) { return remove_core(AT_FDCWD, path, AT_REMOVEDIR); }
 
 /* chmod, chown, truncate, utimens, xattrs: one existing entry changed. */
 enum change { CHANGE_MODE, CHANGE_OWNER, CHANGE_SIZE, CHANGE_TIMES, CHANGE_XATTR, CHANGE_XATTR_REMOVE };
@@ -980,30 +1002,39 @@ struct change_args {
     const char *name;
     const void *value;
     size_t size;
-    int flags;
+    int flags;    /* setxattr's */
+    int at_flags; /* the *at form's (AT_SYMLINK_NOFOLLOW: the l- forms) */
 };
 
-static int apply_change(const struct target *t, int follow, enum change what,
-                        const struct change_args *a)
+/* The real call, on (at, at_path), or on path for the calls without an
+ * *at form. */
+static int apply_at(int at, const char *at_path, const char *path, enum change what,
+                    const struct change_args *a)
 {
-    const char *real = t->real, *at_path;
-    int at = real_at(t, &at_path);
+    int follow = !(a->at_flags & AT_SYMLINK_NOFOLLOW);
     switch (what) {
     case CHANGE_MODE:
-        return REAL(fchmodat)(at, at_path, a->mode, follow ? 0 : AT_SYMLINK_NOFOLLOW);
+        return REAL(fchmodat)(at, at_path, a->mode, a->at_flags);
     case CHANGE_OWNER:
-        return REAL(fchownat)(at, at_path, a->uid, a->gid, follow ? 0 : AT_SYMLINK_NOFOLLOW);
+        return REAL(fchownat)(at, at_path, a->uid, a->gid, a->at_flags);
     case CHANGE_SIZE:
-        return REAL(truncate)(real, a->length);
+        return REAL(truncate)(path, a->length);
     case CHANGE_TIMES:
-        return REAL(utimensat)(at, at_path, a->times, follow ? 0 : AT_SYMLINK_NOFOLLOW);
+        return REAL(utimensat)(at, at_path, a->times, a->at_flags);
     case CHANGE_XATTR:
-        return follow ? REAL(setxattr)(real, a->name, a->value, a->size, a->flags)
-                      : REAL(lsetxattr)(real, a->name, a->value, a->size, a->flags);
+        return follow ? REAL(setxattr)(path, a->name, a->value, a->size, a->flags)
+                      : REAL(lsetxattr)(path, a->name, a->value, a->size, a->flags);
     case CHANGE_XATTR_REMOVE:
-        return follow ? REAL(removexattr)(real, a->name) : REAL(lremovexattr)(real, a->name);
+        return follow ? REAL(removexattr)(path, a->name) : REAL(lremovexattr)(path, a->name);
     }
     return fail(EINVAL);
+}
+
+static int apply_change(const struct target *t, enum change what, const struct change_args *a)
+{
+    const char *at_path;
+    int at = real_at(t, &at_path);
+    return apply_at(at, at_path, t->real, what, a);
 }
 
 /* Whether the app may change metadata `what` of an entry it sees as st. */
@@ -1049,7 +1080,7 @@ static int change_entry(int dirfd, const char *path, int follow, enum change wha
         return -2;
     }
     if (rc == 0) {
-        rc = apply_change(t, follow, what, a) < 0 ? -errno : 0;
+        rc = apply_change(t, what, a) < 0 ? -errno : 0;
         if (rc == 0 && what == CHANGE_MODE && t->virtual && S_ISDIR(st.st_mode)) {
             /* the resolver checks search permission below such a directory */
             vial_busy++;
@@ -1069,48 +1100,93 @@ static int change_entry(int dirfd, const char *path, int follow, enum change wha
     return rc < 0 ? fail(-rc) : 0;
 }
 
-#define CHANGE_HOOK(dirfd, path, follow, what, args, real_call)                                    \
-    do {                                                                                           \
-        PASS_IF(vial_busy || vial_write_passes(dirfd, path), real_call);                           \
-        int rc_ = change_entry(dirfd, path, follow, what, args);                                   \
-        return rc_ == -2 ? real_call : rc_;                                                        \
-    } while (0)
+static int change_untraced(int dirfd, const char *path, enum change what,
+                           const struct change_args *a)
+{
+    if (what == CHANGE_SIZE && a->length < 0 && !vial_busy)
+        return fail(EINVAL); /* checked before the path, as the kernel does */
+    int rc = vial_busy || vial_write_passes(dirfd, path)
+                 ? -2
+                 : change_entry(dirfd, path, !(a->at_flags & AT_SYMLINK_NOFOLLOW), what, a);
+    return rc == -2 ? apply_at(dirfd, path, path, what, a) : rc;
+}
+
+static const char *change_name(enum change what, int at_flags)
+{
+    static const char *const names[] = {"chmod", "chown", "truncate", "utimensat",
+                                        "setxattr", "removexattr"};
+    static const char *const l_names[] = {"lsetxattr", "lremovexattr"};
+    if (what >= CHANGE_XATTR && (at_flags & AT_SYMLINK_NOFOLLOW))
+        return l_names[what - CHANGE_XATTR];
+    return names[what];
+}
+
+static void trace_change(struct vial_trace_frame *trace, int dirfd, const char *path,
+                         enum change what, const struct change_args *a)
+{
+    if (what < CHANGE_SIZE || what == CHANGE_TIMES)
+        vial_trace_arg_dirfd(trace, dirfd);
+    vial_trace_arg_string(trace, path);
+    switch (what) {
+    case CHANGE_MODE:
+        vial_trace_arg_mode(trace, a->mode);
+        break;
+    case CHANGE_OWNER:
+        vial_trace_arg_int(trace, (int)a->uid);
+        vial_trace_arg_int(trace, (int)a->gid);
+        break;
+    case CHANGE_SIZE:
+        vial_trace_arg_int(trace, (long long)a->length);
+        break;
+    case CHANGE_TIMES:
+        vial_trace_arg_times(trace, a->times);
+        break;
+    case CHANGE_XATTR:
+        vial_trace_arg_string(trace, a->name);
+        vial_trace_arg_int(trace, (long long)a->size);
+        vial_trace_arg_xattr_flags(trace, a->flags);
+        return;
+    case CHANGE_XATTR_REMOVE:
+        vial_trace_arg_string(trace, a->name);
+        return;
+    }
+    if (what != CHANGE_SIZE)
+        vial_trace_arg_at_flags(trace, a->at_flags);
+}
+
+VIAL_TRACED_CORE(int, change, change_name(what, a->at_flags), path,
+                 (int dirfd, const char *path, enum change what, const struct change_args *a),
+                 (dirfd, path, what, a), result, result < 0,
+                 trace_change(trace, dirfd, path, what, a))
 
 int chmod(const char *path, mode_t mode)
 {
-    struct change_args a = {.mode = mode};
-    CHANGE_HOOK(AT_FDCWD, path, 1, CHANGE_MODE, &a, REAL(chmod)(path, mode));
+    return change_core(AT_FDCWD, path, CHANGE_MODE, &(struct change_args){.mode = mode});
 }
 int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 {
-    struct change_args a = {.mode = mode};
-    CHANGE_HOOK(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), CHANGE_MODE, &a,
-                REAL(fchmodat)(dirfd, path, mode, flags));
+    return change_core(dirfd, path, CHANGE_MODE,
+                       &(struct change_args){.mode = mode, .at_flags = flags});
 }
 int chown(const char *path, uid_t uid, gid_t gid)
 {
-    struct change_args a = {.uid = uid, .gid = gid};
-    CHANGE_HOOK(AT_FDCWD, path, 1, CHANGE_OWNER, &a, REAL(chown)(path, uid, gid));
+    return change_core(AT_FDCWD, path, CHANGE_OWNER, &(struct change_args){.uid = uid, .gid = gid});
 }
 int lchown(const char *path, uid_t uid, gid_t gid)
 {
-    struct change_args a = {.uid = uid, .gid = gid};
-    CHANGE_HOOK(AT_FDCWD, path, 0, CHANGE_OWNER, &a, REAL(lchown)(path, uid, gid));
+    return change_core(AT_FDCWD, path, CHANGE_OWNER,
+                       &(struct change_args){.uid = uid, .gid = gid, .at_flags = AT_SYMLINK_NOFOLLOW});
 }
 int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
 {
-    struct change_args a = {.uid = uid, .gid = gid};
     if (path[0] == '\0') /* AT_EMPTY_PATH: the descriptor itself */
         return REAL(fchownat)(dirfd, path, uid, gid, flags);
-    CHANGE_HOOK(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), CHANGE_OWNER, &a,
-                REAL(fchownat)(dirfd, path, uid, gid, flags));
+    return change_core(dirfd, path, CHANGE_OWNER,
+                       &(struct change_args){.uid = uid, .gid = gid, .at_flags = flags});
 }
 int truncate(const char *path, off_t length)
 {
-    struct change_args a = {.length = length};
-    if (length < 0 && !vial_busy)
-        return fail(EINVAL); /* checked before the path, as the kernel does */
-    CHANGE_HOOK(AT_FDCWD, path, 1, CHANGE_SIZE, &a, REAL(truncate)(path, length));
+    return change_core(AT_FDCWD, path, CHANGE_SIZE, &(struct change_args){.length = length});
 }
 int truncate64(const char *path, off_t length) { return truncate(path, length); }
 int utimensat(int dirfd, const char *path, const struct timespec times[2], int flags)
@@ -1119,9 +1195,8 @@ int utimensat(int dirfd, const char *path, const struct timespec times[2], int f
     const char *volatile maybe_null = path;
     if (!maybe_null)
         return REAL(utimensat)(dirfd, path, times, flags);
-    struct change_args a = {.times = times};
-    CHANGE_HOOK(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), CHANGE_TIMES, &a,
-                REAL(utimensat)(dirfd, path, times, flags));
+    return change_core(dirfd, path, CHANGE_TIMES,
+                       &(struct change_args){.times = times, .at_flags = flags});
 }
 
 static const struct timespec *timevals_to_timespecs(const struct timeval tv[2], struct timespec ts[2])
@@ -1165,23 +1240,23 @@ int utime(const char *path, const struct utimbuf *times)
 
 int setxattr(const char *path, const char *name, const void *value, size_t size, int flags)
 {
-    struct change_args a = {.name = name, .value = value, .size = size, .flags = flags};
-    CHANGE_HOOK(AT_FDCWD, path, 1, CHANGE_XATTR, &a, REAL(setxattr)(path, name, value, size, flags));
+    return change_core(AT_FDCWD, path, CHANGE_XATTR,
+                       &(struct change_args){.name = name, .value = value, .size = size, .flags = flags});
 }
 int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)
 {
-    struct change_args a = {.name = name, .value = value, .size = size, .flags = flags};
-    CHANGE_HOOK(AT_FDCWD, path, 0, CHANGE_XATTR, &a, REAL(lsetxattr)(path, name, value, size, flags));
+    return change_core(AT_FDCWD, path, CHANGE_XATTR,
+                       &(struct change_args){.name = name, .value = value, .size = size,
+                                             .flags = flags, .at_flags = AT_SYMLINK_NOFOLLOW});
 }
 int removexattr(const char *path, const char *name)
 {
-    struct change_args a = {.name = name};
-    CHANGE_HOOK(AT_FDCWD, path, 1, CHANGE_XATTR_REMOVE, &a, REAL(removexattr)(path, name));
+    return change_core(AT_FDCWD, path, CHANGE_XATTR_REMOVE, &(struct change_args){.name = name});
 }
 int lremovexattr(const char *path, const char *name)
 {
-    struct change_args a = {.name = name};
-    CHANGE_HOOK(AT_FDCWD, path, 0, CHANGE_XATTR_REMOVE, &a, REAL(lremovexattr)(path, name));
+    return change_core(AT_FDCWD, path, CHANGE_XATTR_REMOVE,
+                       &(struct change_args){.name = name, .at_flags = AT_SYMLINK_NOFOLLOW});
 }
 
 /* ------------------------------------------------------------------ link */
@@ -1193,7 +1268,27 @@ static int both_pass(int fromfd, const char *from, int tofd, const char *to)
                          vial_write_passes(tofd, to));
 }
 
-static int link_core(int fromfd, const char *from, int tofd, const char *to, int flags)
+/* vial trace: where the two ends of the real call are (real NULL: the
+ * end passed through as the app named it). */
+static void trace_ends(const struct target *from, const char *from_real, const struct target *to,
+                       const char *to_real)
+{
+    if (!VIAL_TRACING())
+        return;
+    vial_trace_ends(from && from->r.resolved ? from->r.vfs.path : NULL, from_real,
+                    to && to->r.resolved ? to->r.vfs.path : NULL, to_real);
+}
+
+/* The traced shape of a two-path call: both paths, the flags by name. */
+#define TWO_PATH_CORE(name, flags_type, decode_flags)                                              \
+    VIAL_TRACED_CORE(int, name, #name, from,                                                       \
+                     (int fromfd, const char *from, int tofd, const char *to, flags_type flags),   \
+                     (fromfd, from, tofd, to, flags), result, result < 0,                          \
+                     vial_trace_second_path(trace, to); vial_trace_arg_dirfd(trace, fromfd);       \
+                     vial_trace_arg_string(trace, from); vial_trace_arg_dirfd(trace, tofd);        \
+                     vial_trace_arg_string(trace, to); decode_flags(trace, flags))
+
+static int link_virtual(int fromfd, const char *from, int tofd, const char *to, int flags)
 {
     struct target *source = malloc(sizeof *source), *target = malloc(sizeof *target);
     int rc = source && target ? 0 : -ENOMEM, exists = 0, was_whiteout = 0;
@@ -1211,6 +1306,7 @@ static int link_core(int fromfd, const char *from, int tofd, const char *to, int
         const char *real_from = empty || source->pass ? from : source->real;
         int at_to = target->pass ? tofd : AT_FDCWD;
         const char *real_to = target->pass ? to : target->real;
+        trace_ends(empty ? NULL : source, real_from, target, real_to);
         rc = REAL(linkat)(at_from, real_from, at_to, real_to, flags) < 0 ? -errno : 0;
         if (rc == 0)
             created(target, 0, VIAL_DELTA_FILE);
@@ -1220,14 +1316,16 @@ static int link_core(int fromfd, const char *from, int tofd, const char *to, int
     return rc < 0 ? fail(-rc) : 0;
 }
 
-int link(const char *from, const char *to)
-{
-    PASS_IF(both_pass(AT_FDCWD, from, AT_FDCWD, to), REAL(link)(from, to));
-    return link_core(AT_FDCWD, from, AT_FDCWD, to, 0);
-}
-int linkat(int fromfd, const char *from, int tofd, const char *to, int flags)
+static int link_untraced(int fromfd, const char *from, int tofd, const char *to, int flags)
 {
     PASS_IF(both_pass(fromfd, from, tofd, to), REAL(linkat)(fromfd, from, tofd, to, flags));
+    return link_virtual(fromfd, from, tofd, to, flags);
+}
+TWO_PATH_CORE(link, int, vial_trace_arg_at_flags)
+
+int link(const char *from, const char *to) { return link_core(AT_FDCWD, from, AT_FDCWD, to, 0); }
+int linkat(int fromfd, const char *from, int tofd, const char *to, int flags)
+{
     return link_core(fromfd, from, tofd, to, flags);
 }
 
@@ -1249,8 +1347,10 @@ static int exchange(struct target *a, struct target *b, const struct stat *a_st)
     if (a->pass || b->pass || lands_on_host(&a->r.vfs) || lands_on_host(&b->r.vfs)) {
         if (!(a->pass || lands_on_host(&a->r.vfs)) || !(b->pass || lands_on_host(&b->r.vfs)))
             return -EXDEV; /* one end on the host, the other in the delta */
-        return REAL(renameat2)(AT_FDCWD, a->pass ? a->r.real : a->r.vfs.path, AT_FDCWD,
-                               b->pass ? b->r.real : b->r.vfs.path, RENAME_EXCHANGE) < 0 ? -errno : 0;
+        const char *a_real = a->pass ? a->r.real : a->r.vfs.path;
+        const char *b_real = b->pass ? b->r.real : b->r.vfs.path;
+        trace_ends(a, a_real, b, b_real);
+        return REAL(renameat2)(AT_FDCWD, a_real, AT_FDCWD, b_real, RENAME_EXCHANGE) < 0 ? -errno : 0;
     }
     if ((S_ISDIR(a_st->st_mode) && lower_has(&a->r.vfs)) ||
         (S_ISDIR(b_st.st_mode) && lower_has(&b->r.vfs)))
@@ -1258,6 +1358,7 @@ static int exchange(struct target *a, struct target *b, const struct stat *a_st)
     if ((rc = existing_target(a, AT_FDCWD, a->r.vfs.path, 0, 0, 1)) < 0 ||
         (rc = existing_target(b, AT_FDCWD, b->r.vfs.path, 0, 0, 1)) < 0)
         return rc;
+    trace_ends(a, a->real, b, b->real);
     if (REAL(renameat2)(AT_FDCWD, a->real, AT_FDCWD, b->real, RENAME_EXCHANGE) < 0)
         return -errno;
     uint32_t a_kind = S_ISDIR(a_st->st_mode) ? VIAL_DELTA_DIR : S_ISLNK(a_st->st_mode) ? VIAL_DELTA_SYMLINK : VIAL_DELTA_FILE;
@@ -1275,7 +1376,7 @@ static int exchange(struct target *a, struct target *b, const struct stat *a_st)
     return 0;
 }
 
-static int rename_core(int fromfd, const char *from, int tofd, const char *to, unsigned flags)
+static int rename_virtual(int fromfd, const char *from, int tofd, const char *to, unsigned flags)
 {
     struct target *source = malloc(sizeof *source), *target = malloc(sizeof *target);
     int rc = source && target ? 0 : -ENOMEM;
@@ -1336,6 +1437,7 @@ static int rename_core(int fromfd, const char *from, int tofd, const char *to, u
     if (rc == 0 && source_host && target_host) {
         const char *a = source->pass ? from : source->r.vfs.path;
         const char *b = target->pass ? to : target->r.vfs.path;
+        trace_ends(source, a, target, b);
         rc = REAL(renameat2)(source->pass ? fromfd : AT_FDCWD, a, target->pass ? tofd : AT_FDCWD,
                              b, flags) < 0 ? -errno : 0;
         free(source);
@@ -1385,6 +1487,7 @@ static int rename_core(int fromfd, const char *from, int tofd, const char *to, u
         int at_a = source_host && source->pass ? fromfd : AT_FDCWD;
         const char *b = target_host ? (target->pass ? to : target->r.vfs.path) : target->real;
         int at_b = target_host && target->pass ? tofd : AT_FDCWD;
+        trace_ends(source, a, target, b);
         rc = REAL(renameat2)(at_a, a, at_b, b, flags & RENAME_NOREPLACE) < 0 ? -errno : 0;
     }
     if (rc == 0) {
@@ -1415,26 +1518,31 @@ static int rename_core(int fromfd, const char *from, int tofd, const char *to, u
     return rc < 0 ? fail(-rc) : 0;
 }
 
+static int rename_untraced(int fromfd, const char *from, int tofd, const char *to, unsigned flags)
+{
+    PASS_IF(both_pass(fromfd, from, tofd, to), REAL(renameat2)(fromfd, from, tofd, to, flags));
+    return rename_virtual(fromfd, from, tofd, to, flags);
+}
+TWO_PATH_CORE(rename, unsigned, vial_trace_arg_rename_flags)
+
 int rename(const char *from, const char *to)
 {
-    PASS_IF(both_pass(AT_FDCWD, from, AT_FDCWD, to), REAL(rename)(from, to));
     return rename_core(AT_FDCWD, from, AT_FDCWD, to, 0);
 }
 int renameat(int fromfd, const char *from, int tofd, const char *to)
 {
-    PASS_IF(both_pass(fromfd, from, tofd, to), REAL(renameat)(fromfd, from, tofd, to));
     return rename_core(fromfd, from, tofd, to, 0);
 }
 int renameat2(int fromfd, const char *from, int tofd, const char *to, unsigned flags)
 {
-    PASS_IF(both_pass(fromfd, from, tofd, to), REAL(renameat2)(fromfd, from, tofd, to, flags));
     return rename_core(fromfd, from, tofd, to, flags);
 }
 
 /* --------------------------------------------------------- mkstemp family */
 
 /* glibc makes temporary names and opens them internally: the family is
- * redone on top of the hooked open and mkdir. */
+ * redone on top of the hooked open and mkdir (also where the template
+ * passes through, while tracing: its open or mkdir is then a line). */
 static int fill_template(char *template, int suffix_length)
 {
     size_t n = strlen(template);
@@ -1475,7 +1583,8 @@ static int make_temporary(char *template, int suffix_length, int flags, int dire
 #define MKSTEMP_HOOK(name, arguments, suffix, flags, real_call)                                    \
     int name arguments                                                                             \
     {                                                                                              \
-        PASS_IF(vial_busy || vial_write_passes(AT_FDCWD, template), real_call);                    \
+        PASS_IF(vial_busy || (vial_write_passes(AT_FDCWD, template) && !VIAL_TRACING()),          \
+                real_call);                                                                        \
         return make_temporary(template, suffix, flags, 0);                                         \
     }
 MKSTEMP_HOOK(mkstemp, (char *template), 0, 0, REAL(mkstemp)(template))
@@ -1492,6 +1601,7 @@ MKSTEMP_HOOK(mkostemps64, (char *template, int suffix, int flags), suffix, flags
 
 char *mkdtemp(char *template)
 {
-    PASS_IF(vial_busy || vial_write_passes(AT_FDCWD, template), REAL(mkdtemp)(template));
+    PASS_IF(vial_busy || (vial_write_passes(AT_FDCWD, template) && !VIAL_TRACING()),
+            REAL(mkdtemp)(template));
     return make_temporary(template, 0, 0, 1) == 0 ? template : NULL;
 }

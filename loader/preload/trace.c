@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -124,6 +126,27 @@ static void put_quoted(struct line *l, const char *s, int json)
     put(l, "\"");
 }
 
+static void put_quoted_or_null(struct line *l, const char *s)
+{
+    if (s)
+        put_quoted(l, s, 1);
+    else
+        put(l, "null");
+}
+
+/* ` path "VIRTUAL" real "REAL"` (real only where it differs) */
+static void put_where(struct line *l, const char *label, const char *virtual_path, const char *real)
+{
+    if (!virtual_path)
+        return;
+    put(l, "%s", label);
+    put_quoted(l, virtual_path, 0);
+    if (real && strcmp(real, virtual_path) != 0) {
+        put(l, " real ");
+        put_quoted(l, real, 0);
+    }
+}
+
 static const char *error_name(int error)
 {
     const char *name = strerrorname_np(error);
@@ -147,6 +170,8 @@ void vial_trace_emit(const struct vial_trace_call *call)
     const char *virtual_path = call->virtual_path;
     /* NULL: the virtual path itself; "": none (failed before any file) */
     const char *real = !call->real_path ? virtual_path : *call->real_path ? call->real_path : NULL;
+    const char *to = call->to_path;
+    const char *to_real = !call->to_real ? to : *call->to_real ? call->to_real : NULL;
     double micros = (double)call->duration / 1000.0;
     if (trace_json) {
         put(l, "{\"pid\":%d,\"tid\":%d,\"function\":", pid, tid);
@@ -154,15 +179,13 @@ void vial_trace_emit(const struct vial_trace_call *call)
         put(l, ",\"args\":");
         put_quoted(l, args, 1);
         put(l, ",\"path\":");
-        if (virtual_path)
-            put_quoted(l, virtual_path, 1);
-        else
-            put(l, "null");
+        put_quoted_or_null(l, virtual_path);
         put(l, ",\"real\":");
-        if (real)
-            put_quoted(l, real, 1);
-        else
-            put(l, "null");
+        put_quoted_or_null(l, real);
+        put(l, ",\"to\":");
+        put_quoted_or_null(l, to);
+        put(l, ",\"to_real\":");
+        put_quoted_or_null(l, to_real);
         put(l, ",\"result\":%lld,\"errno\":", call->error ? -1LL : call->result);
         if (call->error)
             put(l, "\"%s\"", error_name(call->error));
@@ -175,14 +198,8 @@ void vial_trace_emit(const struct vial_trace_call *call)
             put(l, "-1 %s (%s)", error_name(call->error), strerror(call->error));
         else
             put(l, "%lld", call->result);
-        if (virtual_path) {
-            put(l, " path ");
-            put_quoted(l, virtual_path, 0);
-            if (real && strcmp(real, virtual_path) != 0) {
-                put(l, " real ");
-                put_quoted(l, real, 0);
-            }
-        }
+        put_where(l, " path ", virtual_path, real);
+        put_where(l, " to ", to, to_real);
         put(l, " %.1fus", micros);
     }
     if (l->full) /* cut: still one line, marked */
@@ -208,6 +225,9 @@ int vial_trace_begin(struct vial_trace_frame *frame, const char *function, const
     frame->real_path[0] = '\0';
     frame->routed_error = 0;
     frame->virtual_resolved = 0;
+    frame->two_paths = 0;
+    frame->ends_noted = 0;
+    frame->to_path[0] = frame->to_real[0] = '\0';
     snprintf(frame->virtual_path, sizeof frame->virtual_path, "%s", path ? path : "");
     current = frame;
     frame->start = vial_trace_clock();
@@ -219,11 +239,15 @@ void vial_trace_end(struct vial_trace_frame *frame, long long result, int failed
     int saved = errno;
     uint64_t end = vial_trace_clock();
     current = NULL;
+    /* a two-path call whose ends were never noted reached nothing real */
+    int unreached = frame->routed_error || (frame->two_paths && !frame->ends_noted);
     struct vial_trace_call call = {
         .function = frame->function,
         .arguments = frame->arguments,
         .virtual_path = frame->virtual_path[0] ? frame->virtual_path : NULL,
-        .real_path = frame->routed_error ? "" : frame->real_path[0] ? frame->real_path : NULL,
+        .real_path = unreached ? "" : frame->real_path[0] ? frame->real_path : NULL,
+        .to_path = frame->two_paths ? frame->to_path : NULL,
+        .to_real = unreached ? "" : frame->to_real[0] ? frame->to_real : NULL,
         .result = result,
         .error = failed ? (saved ? saved : EIO) : 0,
         .start = frame->start,
@@ -317,16 +341,25 @@ void vial_trace_arg_open_flags(struct vial_trace_frame *f, int flags)
     arg(f, "%s", text);
 }
 
-void vial_trace_arg_at_flags(struct vial_trace_frame *f, int flags)
+/* AT_EACCESS (access) and AT_REMOVEDIR (unlink) share a bit: the call
+ * decides which name it has. */
+static void at_flags(struct vial_trace_frame *f, int flags, int removing)
 {
     static const struct flag_name names[] = {
-        NAMED(AT_SYMLINK_NOFOLLOW), NAMED(AT_EMPTY_PATH), NAMED(AT_EACCESS),
-        NAMED(AT_NO_AUTOMOUNT), NAMED(AT_SYMLINK_FOLLOW), NAMED(AT_REMOVEDIR),
+        NAMED(AT_SYMLINK_NOFOLLOW), NAMED(AT_EMPTY_PATH), NAMED(AT_NO_AUTOMOUNT),
+        NAMED(AT_SYMLINK_FOLLOW), NAMED(AT_EACCESS),
     };
+    static const struct flag_name unlink_names[] = {NAMED(AT_REMOVEDIR)};
+    const struct flag_name *table = removing ? unlink_names : names;
+    size_t count = removing ? 1 : sizeof names / sizeof names[0];
     char text[256];
-    flag_names(text, sizeof text, (unsigned)flags, NULL, names, sizeof names / sizeof names[0]);
+    flag_names(text, sizeof text, (unsigned)flags, NULL, table, count);
     arg(f, "%s", text);
 }
+
+void vial_trace_arg_at_flags(struct vial_trace_frame *f, int flags) { at_flags(f, flags, 0); }
+
+void vial_trace_arg_unlink_flags(struct vial_trace_frame *f, int flags) { at_flags(f, flags, 1); }
 
 void vial_trace_arg_access_mode(struct vial_trace_frame *f, int mode)
 {
@@ -342,12 +375,54 @@ void vial_trace_arg_access_mode(struct vial_trace_frame *f, int mode)
     arg(f, "%s", text);
 }
 
+void vial_trace_arg_rename_flags(struct vial_trace_frame *f, unsigned flags)
+{
+    static const struct flag_name names[] = {
+        NAMED(RENAME_NOREPLACE), NAMED(RENAME_EXCHANGE), NAMED(RENAME_WHITEOUT),
+    };
+    char text[128];
+    flag_names(text, sizeof text, flags, NULL, names, sizeof names / sizeof names[0]);
+    arg(f, "%s", text);
+}
+
+void vial_trace_arg_xattr_flags(struct vial_trace_frame *f, int flags)
+{
+    static const struct flag_name names[] = {
+        NAMED(XATTR_CREATE), NAMED(XATTR_REPLACE),
+    };
+    char text[64];
+    flag_names(text, sizeof text, (unsigned)flags, NULL, names, sizeof names / sizeof names[0]);
+    arg(f, "%s", text);
+}
+
+static void time_text(char *out, size_t size, const struct timespec *t)
+{
+    if (t->tv_nsec == UTIME_NOW)
+        snprintf(out, size, "UTIME_NOW");
+    else if (t->tv_nsec == UTIME_OMIT)
+        snprintf(out, size, "UTIME_OMIT");
+    else
+        snprintf(out, size, "{%lld, %ld}", (long long)t->tv_sec, (long)t->tv_nsec);
+}
+
+void vial_trace_arg_times(struct vial_trace_frame *f, const struct timespec *times)
+{
+    char access[48], modification[48];
+    if (!times) {
+        arg(f, "NULL");
+        return;
+    }
+    time_text(access, sizeof access, &times[0]);
+    time_text(modification, sizeof modification, &times[1]);
+    arg(f, "[%s, %s]", access, modification);
+}
+
 /* ------------------------------------------------------------ notes */
 
 void vial_trace_route(const struct vial_route_result *r)
 {
     struct vial_trace_frame *f = current;
-    if (!f)
+    if (!f || f->two_paths)
         return;
     /* the first path resolved is the one the app named (an exec resolves
      * its interpreter next); the last decision is where the call went */
@@ -383,6 +458,67 @@ void vial_trace_real(const char *real)
         snprintf(f->real_path, sizeof f->real_path, "%s", real);
         f->routed_error = 0;
     }
+}
+
+void vial_trace_second_path(struct vial_trace_frame *f, const char *to)
+{
+    f->two_paths = 1;
+    snprintf(f->to_path, sizeof f->to_path, "%s", to ? to : "");
+}
+
+void vial_trace_path(const char *virtual_path)
+{
+    struct vial_trace_frame *f = current;
+    if (f && virtual_path) {
+        snprintf(f->virtual_path, sizeof f->virtual_path, "%s", virtual_path);
+        f->virtual_resolved = 1;
+    }
+}
+
+void vial_trace_ends(const char *from_virtual, const char *from_real, const char *to_virtual,
+                     const char *to_real)
+{
+    struct vial_trace_frame *f = current;
+    if (!f || !f->two_paths)
+        return;
+    if (from_virtual)
+        snprintf(f->virtual_path, sizeof f->virtual_path, "%s", from_virtual);
+    if (to_virtual)
+        snprintf(f->to_path, sizeof f->to_path, "%s", to_virtual);
+    snprintf(f->real_path, sizeof f->real_path, "%s", from_real ? from_real : "");
+    snprintf(f->to_real, sizeof f->to_real, "%s", to_real ? to_real : "");
+    f->ends_noted = 1;
+}
+
+int vial_trace_knows_fd(int fd)
+{
+    uint32_t entry;
+    return !vial_busy && (vial_fd_file(fd, &entry) || vial_fd_directory(fd) != NULL);
+}
+
+int vial_trace_descriptor(int fd)
+{
+    struct vial_trace_frame *f = current;
+    uint32_t entry;
+    const char *directory;
+    if (!f)
+        return 0;
+    if (vial_fd_file(fd, &entry)) {
+        f->virtual_path[0] = '/'; /* the index's paths are relative to the root */
+        if (vial_image_path(f->virtual_path + 1, sizeof f->virtual_path - 1, vial_session.image,
+                            entry) < 0)
+            f->virtual_path[1] = '\0';
+        if (vial_preload_view_path(f->real_path, sizeof f->real_path, entry) < 0)
+            f->real_path[0] = '\0';
+        f->virtual_resolved = 1;
+        return 1;
+    }
+    if ((directory = vial_fd_directory(fd))) {
+        snprintf(f->virtual_path, sizeof f->virtual_path, "%s", directory);
+        f->virtual_resolved = 1;
+        return 1;
+    }
+    return 0;
 }
 
 void vial_trace_exec_now(void)

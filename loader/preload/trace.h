@@ -38,7 +38,9 @@ struct vial_trace_call {
                                  strings quoted and escaped, flags by name */
     const char *virtual_path; /* the path the application named (NULL: none) */
     const char *real_path;    /* where it went: view, delta or host path
-                                 (NULL: the virtual path itself, or none) */
+                                 (NULL: the virtual path itself; "": none) */
+    const char *to_path;      /* a two-path call's second path (rename, link), or NULL */
+    const char *to_real;      /* where it went (as real_path) */
     long long result;         /* the return value (pointers: 0 for NULL, else 1) */
     int error;                /* errno after a failed call; 0 after success */
     uint64_t start;           /* vial_trace_clock() when the call began */
@@ -79,6 +81,10 @@ struct vial_trace_frame {
     char real_path[PATH_MAX]; /* "" : the virtual path itself */
     int routed_error;         /* the route ended in an error: no real path */
     int virtual_resolved;     /* virtual_path is the resolver's (absolute) */
+    int two_paths;            /* rename, link: the hook notes both ends itself */
+    int ends_noted;
+    char to_path[PATH_MAX];
+    char to_real[PATH_MAX];
 };
 
 /* Starts tracing a call to function on path (NULL: none). Returns 0 when
@@ -88,6 +94,35 @@ int vial_trace_begin(struct vial_trace_frame *frame, const char *function, const
 /* Ends it: result, and errno (read here) if failed. Keeps errno. */
 void vial_trace_end(struct vial_trace_frame *frame, long long result, int failed);
 
+/* The shape of every built-in operation. NAME_untraced(PARAMS) does the
+ * work; this defines NAME_traced, the frame around it (noinline: its large
+ * frame stays off the untraced path), and NAME_core, which costs one
+ * predictable branch when not tracing. FUNCTION is the line's name and
+ * PATH the path the app named (expressions of the parameters); the
+ * trailing statements decode the arguments into frame `trace`; SHOWN (the
+ * result on the line) and FAILED are expressions of `result`. */
+#define VIAL_TRACED_CORE(type, name, function, path, params, args, shown, failed, ...)             \
+    __attribute__((noinline)) static type name##_traced params                                     \
+    {                                                                                              \
+        struct vial_trace_frame trace_frame, *trace = &trace_frame;                                \
+        if (!vial_trace_begin(trace, function, path))                                              \
+            return name##_untraced args;                                                           \
+        __VA_ARGS__;                                                                               \
+        type result = name##_untraced args;                                                        \
+        vial_trace_end(trace, (long long)(shown), failed);                                         \
+        return result;                                                                             \
+    }                                                                                              \
+    static inline type name##_core params                                                          \
+    {                                                                                              \
+        if (VIAL_TRACING())                                                                        \
+            return name##_traced args;                                                             \
+        return name##_untraced args;                                                               \
+    }
+
+/* A two-path call: its second path as the app named it. The routing notes
+ * are then ignored; the hook says where both ends went (vial_trace_ends). */
+void vial_trace_second_path(struct vial_trace_frame *frame, const char *to);
+
 /* Argument decoders: each appends ", " and one argument. */
 void vial_trace_arg_string(struct vial_trace_frame *frame, const char *text);
 void vial_trace_arg_dirfd(struct vial_trace_frame *frame, int dirfd);
@@ -95,18 +130,41 @@ void vial_trace_arg_int(struct vial_trace_frame *frame, long long value);
 void vial_trace_arg_open_flags(struct vial_trace_frame *frame, int flags);
 void vial_trace_arg_mode(struct vial_trace_frame *frame, unsigned mode);
 void vial_trace_arg_at_flags(struct vial_trace_frame *frame, int flags);
+void vial_trace_arg_unlink_flags(struct vial_trace_frame *frame, int flags); /* AT_REMOVEDIR */
 void vial_trace_arg_access_mode(struct vial_trace_frame *frame, int mode);
+void vial_trace_arg_rename_flags(struct vial_trace_frame *frame, unsigned flags);
+void vial_trace_arg_xattr_flags(struct vial_trace_frame *frame, int flags);
+/* utimensat's times: NULL, or [{SEC, NSEC}, ...] with UTIME_NOW/UTIME_OMIT */
+struct timespec;
+void vial_trace_arg_times(struct vial_trace_frame *frame, const struct timespec *times);
 
 struct vial_route_result;
 /* The routing code's decision for the current traced call, if any. */
 void vial_trace_route(const struct vial_route_result *route);
 /* The real path a hook finally used (view file, copy in upper/, ...). */
 void vial_trace_real(const char *real);
-#define VIAL_TRACE_REAL(path)                                                                      \
+/* A note for the current traced call, at the cost of the one branch. */
+#define VIAL_TRACE_NOTE(call)                                                                      \
     do {                                                                                           \
         if (VIAL_TRACING())                                                                        \
-            vial_trace_real(path);                                                                 \
+            call;                                                                                  \
     } while (0)
+#define VIAL_TRACE_REAL(path) VIAL_TRACE_NOTE(vial_trace_real(path))
+
+/* The virtual path the current call is about, when the hook learns it
+ * only at the end (realpath's answer, getcwd). */
+void vial_trace_path(const char *virtual_path);
+#define VIAL_TRACE_PATH(path) VIAL_TRACE_NOTE(vial_trace_path(path))
+/* A two-path call's ends: virtual (NULL: as the app named it) and real. */
+void vial_trace_ends(const char *from_virtual, const char *from_real, const char *to_virtual,
+                     const char *to_real);
+/* The current call is about descriptor fd: its virtual path (and the view
+ * file of an image file), if the bubble knows the descriptor. Returns
+ * whether it does. */
+int vial_trace_descriptor(int fd);
+/* Whether the bubble knows descriptor fd (an image file or a virtual
+ * directory): calls on other descriptors are the kernel's alone. */
+int vial_trace_knows_fd(int fd);
 
 /* Writes the current frame's line now, as a success (an exec that works
  * never returns); the frame goes on, so that a failed exec adds its own

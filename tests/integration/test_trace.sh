@@ -4,8 +4,10 @@
 # interposer writing one line per intercepted call. Checked: opens of image
 # files with their real view paths, errno names, --calls, --json, the
 # summary against the lines, the app's stdout left alone, children traced,
-# --hook reaching the session, and the count of opens of image files
-# against an independent count by strace.
+# --hook reaching the session, the count of opens of image files against an
+# independent count by strace, and the calls that change files (mkdir,
+# rename, unlink, rmdir, chmod, symlink, link, truncate), chdir, getcwd,
+# realpath, fstat, readdir, posix_spawn and system, with where each went.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/apps-lib.sh"
 need_fixtures python-root
@@ -86,7 +88,8 @@ import collections, json, sys
 objects = [json.loads(line) for line in open(sys.argv[1])]
 calls, summary = objects[:-1], objects[-1]
 assert set(summary) == {"summary", "calls", "errors", "total_us"}, summary
-keys = {"pid", "tid", "function", "args", "path", "real", "result", "errno", "start_us", "duration_us"}
+keys = {"pid", "tid", "function", "args", "path", "real", "to", "to_real", "result", "errno",
+        "start_us", "duration_us"}
 assert all(set(c) == keys for c in calls), [c for c in calls if set(c) != keys][:1]
 count = collections.Counter(c["function"] for c in calls)
 assert {f["function"]: f["calls"] for f in summary["summary"]} == dict(count), (summary, count)
@@ -140,6 +143,106 @@ assert traced == seen, ("only traced:", traced - seen, "only strace:", seen - tr
 print("vial trace %d = strace %d" % (sum(traced.values()), sum(seen.values())))
 PY
 pass "the opens of image files of vial trace are strace's, path by path ($(cat "$WORK/compare"))"
+
+# ------------------------------- calls that change files, and the rest
+# A Python script in the bubble changes files under ~/.config (writecopy,
+# isolated per package: every change lands in the user's delta, and the
+# unprivileged user may write there). Each call has its line,
+# exact but for pid/tid and time: the arguments decoded, the virtual path,
+# the real one in the delta's upper/ and the result; the delta really holds
+# what the lines say.
+export HOME=$WORK/home
+mkdir -p "$HOME"
+cat >"$WORK/writes.py" <<'PY'
+import ctypes, os, sys
+w = sys.argv[1]
+os.makedirs(os.path.dirname(w), exist_ok=True)
+os.mkdir(w, 0o755)
+with open(w + "/a", "w") as f:
+    f.write("hello\n")
+os.rename(w + "/a", w + "/b")
+os.chmod(w + "/b", 0o600)
+os.truncate(w + "/b", 3)
+os.symlink("b", w + "/s")
+os.link(w + "/b", w + "/h")
+os.unlink(w + "/h")
+os.mkdir(w + "/d")
+os.rmdir(w + "/d")
+os.chdir(w)
+print("cwd", os.getcwd())
+print("listed", sorted(os.listdir(w)))
+libc = ctypes.CDLL(None, use_errno=True)
+libc.realpath.restype = ctypes.c_char_p
+print("realpath", libc.realpath(b"s", None).decode())
+libc.renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+print("renameat2", libc.renameat2(-100, b"b", -100, b"s", 1), ctypes.get_errno())
+try:
+    os.rmdir("/opt/pyapp")
+except OSError as e:
+    print("rmdir", e.errno)
+pid = os.posix_spawn("/bin/true", ["true"], dict(os.environ))
+print("spawned", pid, os.waitpid(pid, 0)[1])
+print("system", os.system("exit 3"))
+PY
+W=$HOME/.config/vial-trace-work
+expect_status 0 "$VIAL" trace "$WORK/py.vial" python3.11 -o "$WORK/w.txt" -- "$WORK/writes.py" "$W"
+UPPER=$(find "$XDG_DATA_HOME" -type d -name upper | head -1)
+[ -n "$UPPER" ] && [ -f "$UPPER$W/b" ] || fail "no copy of $W/b in the delta: $(find "$XDG_DATA_HOME" | head)"
+[ "$(stat -c %s "$UPPER$W/b")" = 3 ] && [ "$(readlink "$UPPER$W/s")" = b ] && [ ! -e "$UPPER$W/h" ] ||
+    fail "the delta does not hold what the script did: $(ls -la "$UPPER$W")"
+[ ! -e "$HOME/.config" ] || fail "$HOME/.config was made on the host"
+sed -E 's/^[0-9]+\/[0-9]+ //; s/ [0-9.]+us$//' "$WORK/w.txt" >"$WORK/w.lines"
+want() { # LINE: exactly this line (pid/tid and time aside) is in the trace
+    grep -qxF -- "$1" "$WORK/w.lines" ||
+        fail "no line: $1
+lines of ${1%%(*}: $(grep -F -- "${1%%(*}(" "$WORK/w.lines" | head -5)"
+}
+want "mkdir(AT_FDCWD, \"$W\", 0755) = 0 path \"$W\" real \"$UPPER$W\""
+has_line -E "^open\(AT_FDCWD, \"$W/a\", O_WRONLY\|O_CREAT\|O_TRUNC\|O_CLOEXEC, 0666\) = [0-9]+ path \"$W/a\" real \"$UPPER$W/a\"$" "$WORK/w.lines" ||
+    fail "the write's open: $(grep -F "$W/a" "$WORK/w.lines")"
+want "rename(AT_FDCWD, \"$W/a\", AT_FDCWD, \"$W/b\", 0) = 0 path \"$W/a\" real \"$UPPER$W/a\" to \"$W/b\" real \"$UPPER$W/b\""
+want "chmod(AT_FDCWD, \"$W/b\", 0600, 0) = 0 path \"$W/b\" real \"$UPPER$W/b\""
+want "truncate(\"$W/b\", 3) = 0 path \"$W/b\" real \"$UPPER$W/b\""
+want "symlink(\"b\", AT_FDCWD, \"$W/s\") = 0 path \"$W/s\" real \"$UPPER$W/s\""
+want "link(AT_FDCWD, \"$W/b\", AT_FDCWD, \"$W/h\", 0) = 0 path \"$W/b\" real \"$UPPER$W/b\" to \"$W/h\" real \"$UPPER$W/h\""
+want "unlink(AT_FDCWD, \"$W/h\", 0) = 0 path \"$W/h\" real \"$UPPER$W/h\""
+want "mkdir(AT_FDCWD, \"$W/d\", 0777) = 0 path \"$W/d\" real \"$UPPER$W/d\""
+want "rmdir(AT_FDCWD, \"$W/d\", AT_REMOVEDIR) = 0 path \"$W/d\" real \"$UPPER$W/d\""
+want "chdir(\"$W\") = 0 path \"$W\" real \"$UPPER$W\""
+want "getcwd(1024) = 1 path \"$W\" real \"$UPPER$W\""
+has_line -E "^opendir\(\"$W\"\) = [0-9]+ path \"$W\" real \"$UPPER$W\"$" "$WORK/w.lines" ||
+    fail "the opendir of $W: $(grep '^opendir' "$WORK/w.lines" | tail -3)"
+has_line -E "^readdir\([0-9]+\) = 4 path \"$W\" real \"$UPPER$W\"$" "$WORK/w.lines" ||
+    fail "one readdir line for the listing of $W (4 entries with . and ..): $(grep '^readdir' "$WORK/w.lines" | tail -3)"
+want "realpath(\"s\") = 1 path \"$W/b\" real \"$UPPER$W/b\""
+want "rename(AT_FDCWD, \"b\", AT_FDCWD, \"s\", RENAME_NOREPLACE) = -1 EEXIST (File exists) path \"b\" to \"s\""
+has_line -F 'rmdir(AT_FDCWD, "/opt/pyapp", AT_REMOVEDIR) = -1 ENOTEMPTY (Directory not empty) path "/opt/pyapp"' "$WORK/w.lines" ||
+    fail "the failing rmdir: $(grep '^rmdir' "$WORK/w.lines")"
+spawned=$(sed -n 's/^spawned \([0-9]*\) 0$/\1/p' "$WORK/stdout")
+[ -n "$spawned" ] || fail "the script's posix_spawn: $(cat "$WORK/stdout")"
+want "posix_spawn(\"/bin/true\", \"true\") = $spawned path \"/usr/bin/true\""
+want 'system("exit 3") = 768'
+grep -qx "system 768" "$WORK/stdout" || fail "system's status: $(cat "$WORK/stdout")"
+has_line -E "^fstat\([0-9]+\) = 0 path \"/usr/lib/python3.11/[^\"]+\.pyc\" real \"$VIEW/usr/lib/python3.11/[^\"]+\.pyc\"$" "$WORK/w.lines" ||
+    fail "no fstat of an image file with its view path: $(grep '^fstat' "$WORK/w.lines" | head -3)"
+counts=$(summary_matches "$WORK/w.txt") || fail "the summary of the writes does not add up the lines"
+pass "mkdir, rename, chmod, truncate, symlink, link, unlink, rmdir, chdir, getcwd, realpath, readdir, posix_spawn, system, fstat: one line each, real paths in the delta ($counts)"
+
+# the same in JSON: a two-path call has both ends
+expect_status 0 "$VIAL" trace --json "$WORK/py.vial" python3.11 -o "$WORK/w.json" -- "$WORK/writes.py" "$W"2
+python3 - "$WORK/w.json" "$UPPER" "$W"2 <<'PY' || fail "--json of the writes"
+import json, sys
+upper, w = sys.argv[2], sys.argv[3]
+calls = [json.loads(line) for line in open(sys.argv[1])][:-1]
+renames = [c for c in calls if c["function"] == "rename" and c["errno"] is None]
+assert len(renames) == 1, renames
+r = renames[0]
+assert (r["path"], r["real"], r["to"], r["to_real"]) == (
+    w + "/a", upper + w + "/a", w + "/b", upper + w + "/b"), r
+assert r["args"] == 'AT_FDCWD, "%s/a", AT_FDCWD, "%s/b", 0' % (w, w), r
+assert all(c["to"] is None for c in calls if c["function"] not in ("rename", "link")), "to on a one-path call"
+PY
+pass "--json: rename's two ends (path, real, to, to_real)"
 
 # ------------------------------------------------------------- --hook
 decl='library=libpng16.so* path=2 signature=int png_image_begin_read_from_file(ptr, str)'
