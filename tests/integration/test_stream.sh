@@ -69,7 +69,13 @@ stop_agent() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
 }
-cleanup_stream() { stop_nginx; stop_agent; cleanup; }
+cleanup_stream() {
+    stop_nginx
+    stop_agent
+    XDG_RUNTIME_DIR="$WORK/run-small" stop_agent
+    if mountpoint -q "$WORK/small" 2>/dev/null; then umount -l "$WORK/small"; fi
+    cleanup
+}
 trap cleanup_stream EXIT
 start_nginx
 URL="http://127.0.0.1:$PORT"
@@ -268,6 +274,25 @@ grep -q 'Hello from inside a Vial image' <<<"$out" || fail "the menu entry did n
 expect_status 0 "$VIAL" desktop remove "$URL/good/hello-1.0.vial"
 [ ! -e "$entry_file" ] || fail "desktop remove URL left $entry_file"
 pass "vial desktop install URL: a valid menu entry that runs the image from its URL; remove takes it away"
+
+# ----------------------------------------------------------- full disk
+# A cache on a 2 MiB file system: the launch fails with ENOSPC named, and
+# no temporary file is left in the store. (Needs root to mount a tmpfs.)
+small="$WORK/small"
+mkdir "$small"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=2m tmpfs "$small" 2>/dev/null; then
+    expect_status 126 env XDG_CACHE_HOME="$small" XDG_RUNTIME_DIR="$WORK/run-small" \
+        sh -c 'mkdir -p -m 700 "$XDG_RUNTIME_DIR" && exec "$0" run "$1"' "$VIAL" "$URL/good/python.vial"
+    expect_stderr "No space left on device"
+    leftovers=$(find "$small" -name '*.tmp-*' | wc -l)
+    # that agent maps its mirror on the small file system: it goes first
+    XDG_RUNTIME_DIR="$WORK/run-small" stop_agent
+    umount "$small" || umount -l "$small"
+    [ "$leftovers" = 0 ] || fail "a full cache left $leftovers temporary files"
+    pass "a full disk under the cache: ENOSPC named, nothing half-written left"
+else
+    echo "note: no tmpfs could be mounted here: the full-disk case did not run"
+fi
 
 # -------------------------------------------------------------- faults
 fresh_cache() { stop_agent; rm -rf "$CACHE"; }
