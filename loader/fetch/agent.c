@@ -47,7 +47,7 @@
 #define AGENT_METADATA_GAP (64u * 1024u) /* metadata sections this close, too */
 #define AGENT_METADATA_MAX (1ull << 31)  /* a header asking for more is refused */
 #define AGENT_ATTEMPTS 6
-#define AGENT_READAHEAD 0u /* off: see with_readahead; VIAL_AGENT_READAHEAD sets it */
+#define AGENT_READAHEAD (32u * 1024u) /* see with_readahead; VIAL_AGENT_READAHEAD sets it */
 #define AGENT_REQUEST_MAX (64u << 20)
 
 struct mirror {
@@ -753,11 +753,13 @@ static int open_mirror(struct mirror **m, const char *path)
  * request costs a round trip. The chunks that follow the last one asked
  * for hold the files next to it in path order (the packer's plan), which
  * the same program may open next (the modules of one package). Up to this
- * many bytes of those, contiguous, not stored and not being fetched, can
- * ride along in the same range. Off by default: measured, 128 KiB halved
- * the requests of numpy's launch (1.31x the bytes of the files opened)
- * but took the test's Python app to 1.8x, past the 1.5x budget of
- * DESIGN.md; a launch profile is what removes the round trips. */
+ * many bytes of those, contiguous, not stored and not being fetched, ride
+ * along in the same range. 32 KiB, measured (bench/RESULTS.md): numpy's
+ * unprofiled launch over 50 Mbit/s and 40 ms makes 100 requests instead of
+ * 156 and starts in 8.9 s instead of 11.1 s for 1.17x the bytes of the
+ * files it opened; the sparse Python app of test_stream.sh goes to 1.38x.
+ * 64 KiB took that app to 1.6x, past DESIGN.md's 1.5x. A launch profile
+ * removes the round trips without fetching more. */
 static uint64_t readahead_bytes(void)
 {
     static uint64_t bytes = UINT64_MAX;
@@ -820,6 +822,51 @@ static void handle_fetch(int fd, const struct agent_request *request)
         answer(fd, "OK");
 }
 
+/* For `vial cache prefetch`, which promises an image that runs offline:
+ * every chunk already in the store is read and checked, and one that fails
+ * is removed so that it is fetched again (the reader would find it at use,
+ * with no server to replace it). */
+static int drop_damaged(struct mirror *m)
+{
+    struct vial_reader *reader;
+    int rc = vial_reader_new(&reader, m->image);
+    if (rc < 0)
+        return rc;
+    uint8_t *frame = NULL;
+    size_t capacity = 0, dropped = 0;
+    for (uint32_t c = 0; c < vial_image_chunk_count(m->image); c++) {
+        struct vial_chunk_info info;
+        char path[PATH_MAX];
+        if (vial_image_chunk(&info, m->image, c) < 0 || !chunk_stored(&info) ||
+            vial_chunk_store_path(path, sizeof path, agent.chunks, info.hash) < 0)
+            continue;
+        if (info.stored_length > capacity) {
+            uint8_t *grown = realloc(frame, info.stored_length);
+            if (!grown) {
+                rc = vial_error_set(-ENOMEM, "out of memory");
+                break;
+            }
+            frame = grown;
+            capacity = info.stored_length;
+        }
+        int file = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t got = file >= 0 ? pread(file, frame, info.stored_length, 0) : -1;
+        if (file >= 0)
+            close(file);
+        if (got != (ssize_t)info.stored_length ||
+            vial_reader_check_frame(reader, c, frame, info.stored_length) < 0) {
+            unlink(path);
+            dropped++;
+        }
+    }
+    if (dropped)
+        agent_log("%s: %zu damaged chunks in the store dropped, to be fetched again", m->url,
+                  dropped);
+    free(frame);
+    vial_reader_free(reader);
+    return rc;
+}
+
 static void handle_prefetch(int fd, const struct agent_request *request)
 {
     struct mirror *m;
@@ -831,6 +878,10 @@ static void handle_prefetch(int fd, const struct agent_request *request)
     uint32_t *chunks = NULL;
     size_t count = 0;
     int rc = 0;
+    if (all && (rc = drop_damaged(m)) < 0) {
+        answer(fd, "ERR %s", vial_error_last());
+        return;
+    }
     if (all) {
         count = vial_image_chunk_count(m->image);
         chunks = malloc((count ? count : 1) * sizeof *chunks);
