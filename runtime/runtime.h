@@ -271,8 +271,8 @@ int vial_reader_check_frame(struct vial_reader *reader, uint32_t chunk, const vo
  * is the path the agent knows the image by. */
 int vial_image_attach_stream(struct vial_image *image, const char *mirror, const char *chunk_dir,
                              const char *agent_socket);
-int vial_image_streamed(const struct vial_image *image);
-/* The mirror a streamed image was attached with; NULL for a local image. */
+/* The mirror a streamed image was attached with; NULL for a local image
+ * (so also: whether the image is streamed). */
 const char *vial_image_mirror(const struct vial_image *image);
 
 struct vial_dirs;

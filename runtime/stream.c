@@ -47,11 +47,6 @@ int vial_image_attach_stream(struct vial_image *image, const char *mirror, const
     return 0;
 }
 
-int vial_image_streamed(const struct vial_image *image)
-{
-    return image->stream != NULL;
-}
-
 const char *vial_image_mirror(const struct vial_image *image)
 {
     return image->stream ? image->stream->mirror : NULL;

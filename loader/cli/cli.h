@@ -58,7 +58,6 @@ struct vial_dirs;
 int cli_is_url(const char *text);
 /* The path of a file installed beside the vial binary (or in ../lib/vial). */
 int cli_find_beside_vial(char *out, const char *name);
-void cli_agent_socket(char *out, size_t size, const struct vial_dirs *dirs);
 /* A connection to the user's fetch agent, started if none answers. */
 int cli_agent_connect(int *out, const struct vial_dirs *dirs);
 /* Sends one request line (with its newline) and reads one answer line;

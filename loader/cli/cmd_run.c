@@ -280,7 +280,7 @@ static int write_session(struct launch *l)
     const char *home = cli_home();
     if (l->url) {
         char socket_path[PATH_MAX];
-        cli_agent_socket(socket_path, sizeof socket_path, &l->dirs);
+        vial_agent_socket(socket_path, sizeof socket_path, &l->dirs);
         snprintf(stream, sizeof stream, "chunks=%s/chunks\nagent=%s\n", l->dirs.cache, socket_path);
     }
     int n = snprintf(text, sizeof text,

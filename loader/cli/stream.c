@@ -47,11 +47,6 @@ int cli_find_beside_vial(char *out, const char *name)
     return vial_error_set(-ENOENT, "%s is not beside %s/vial: rebuild vial", name, self);
 }
 
-void cli_agent_socket(char *out, size_t size, const struct vial_dirs *dirs)
-{
-    vial_agent_socket(out, size, dirs);
-}
-
 static int try_connect(const char *path)
 {
     struct sockaddr_un address = {.sun_family = AF_UNIX};
@@ -105,7 +100,7 @@ static int start_agent(const struct vial_dirs *dirs)
 int cli_agent_connect(int *out, const struct vial_dirs *dirs)
 {
     char path[PATH_MAX];
-    cli_agent_socket(path, sizeof path, dirs);
+    vial_agent_socket(path, sizeof path, dirs);
     int fd = try_connect(path);
     if (fd == -ENAMETOOLONG)
         return fd;
@@ -189,7 +184,7 @@ int cli_stream_attach(struct vial_image *image, const char *mirror, const struct
 {
     char chunks[PATH_MAX], socket_path[PATH_MAX];
     snprintf(chunks, sizeof chunks, "%s/chunks", dirs->cache);
-    cli_agent_socket(socket_path, sizeof socket_path, dirs);
+    vial_agent_socket(socket_path, sizeof socket_path, dirs);
     return vial_image_attach_stream(image, mirror, chunks, socket_path);
 }
 

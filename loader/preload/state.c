@@ -735,7 +735,7 @@ int vial_preload_materialize(char *out, size_t size, uint32_t entry)
     /* A streamed file not in the view yet: its chunks are fetched before
      * the reader's lock is taken, so that the process's other threads go
      * on opening what is cached meanwhile. */
-    if (vial_image_streamed(vial_session.image) &&
+    if (vial_image_mirror(vial_session.image) &&
         (vial_preload_view_path(out, size, entry) < 0 || stat(out, &st) < 0))
         rc = vial_stream_fetch_file(vial_session.image, entry);
     if (rc == 0) {
@@ -748,7 +748,7 @@ int vial_preload_materialize(char *out, size_t size, uint32_t entry)
     }
     if (rc == VIAL_EHASH || rc == VIAL_ECORRUPT) {
         report_damage(entry);
-    } else if (rc < 0 && vial_image_streamed(vial_session.image)) {
+    } else if (rc < 0 && vial_image_mirror(vial_session.image)) {
         /* a chunk that cannot be fetched: the application gets EIO, and
          * the user is told why even without VIAL_LOG */
         char line[1200];
